@@ -1,0 +1,94 @@
+import Foundation
+
+/// Durations as users write them: `"250ms"`, `"30s"`, `"5m"`, `"6h"`, `"1d"`, `"1h30m"`,
+/// or a plain number of seconds.
+public enum DurationText {
+    static let units: [(String, Double)] = [
+        ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("w", 604800),
+    ]
+
+    /// Parses a duration string into seconds. Throws a sentence saying what is wrong.
+    public static func parse(_ text: String) throws(CrescentError) -> Double {
+        let s = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if s.isEmpty { throw .usage("a duration cannot be empty (use e.g. \"30s\", \"5m\", \"1h\")") }
+        if let plain = Double(s) {
+            guard plain.isFinite, plain >= 0 else { throw .usage("duration \"\(text)\" must be a non-negative number of seconds") }
+            return plain
+        }
+        var total = 0.0
+        var rest = Substring(s)
+        while !rest.isEmpty {
+            let numberEnd = rest.firstIndex(where: { !($0.isNumber || $0 == ".") }) ?? rest.endIndex
+            guard numberEnd != rest.startIndex, let value = Double(rest[rest.startIndex..<numberEnd]) else {
+                throw .usage("duration \"\(text)\" is not valid (use e.g. \"250ms\", \"30s\", \"5m\", \"6h\", \"1d\")")
+            }
+            rest = rest[numberEnd...]
+            let unitEnd = rest.firstIndex(where: { $0.isNumber || $0 == "." }) ?? rest.endIndex
+            let unit = String(rest[rest.startIndex..<unitEnd])
+            guard let factor = units.first(where: { $0.0 == unit })?.1 else {
+                throw .usage("duration \"\(text)\" has an unknown unit \"\(unit)\" (use ms, s, m, h, d or w)")
+            }
+            total += value * factor
+            rest = rest[unitEnd...]
+        }
+        return total
+    }
+
+    /// Formats seconds compactly: `90` → `"1m30s"`, `0.25` → `"250ms"`.
+    public static func format(_ seconds: Double) -> String {
+        if seconds < 1 && seconds > 0 { return "\(Int((seconds * 1000).rounded()))ms" }
+        var rest = Int(seconds.rounded())
+        if rest == 0 { return "0s" }
+        var out = ""
+        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
+            out += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        return out
+    }
+}
+
+/// Times as users write them: ISO 8601 (`2026-11-23T08:00:00Z`, fractional seconds and
+/// offsets allowed) or epoch seconds. Output is always UTC with milliseconds.
+public enum TimeText {
+    public static func parse(_ text: String) throws(CrescentError) -> Date {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        if let epoch = Double(s), epoch.isFinite { return Date(timeIntervalSince1970: epoch) }
+        if let d = iso8601(s) { return d }
+        throw .usage("time \"\(text)\" is not ISO 8601 (e.g. 2026-11-23T08:00:00Z) or epoch seconds")
+    }
+
+    static func iso8601(_ s: String) -> Date? {
+        var strategy = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        if let d = try? strategy.parse(s) { return d }
+        strategy = Date.ISO8601FormatStyle()
+        return try? strategy.parse(s)
+    }
+
+    /// `2026-11-23T08:00:00.000Z`
+    public static func format(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var secs = ms / 1000
+        let millis = Int(ms - secs * 1000)
+        var days = secs / 86400
+        secs -= days * 86400
+        if secs < 0 { secs += 86400; days -= 1 }
+        let (y, m, d) = civil(fromDays: days)
+        let hh = Int(secs / 3600), mm = Int(secs % 3600 / 60), ss = Int(secs % 60)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, hh, mm, ss, millis)
+    }
+
+    /// Days since 1970-01-01 → proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
+        let z = z0 + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (Int(m <= 2 ? y + 1 : y), Int(m), Int(d))
+    }
+}

@@ -1,0 +1,168 @@
+import CrescentCore
+import Foundation
+
+// The storage contract. Shaped like River's driver interface: Entity+Verb methods, one
+// params struct each, every state change guarded. SQL lives only in implementations.
+// All methods are synchronous and thread-safe; SQLITE_BUSY never escapes them.
+
+public struct JobInsertResult: Sendable, Equatable {
+    public var id: Int64
+    /// True when a unique job already existed; `id` is then the existing job's.
+    public var duplicate: Bool
+    public init(id: Int64, duplicate: Bool) { self.id = id; self.duplicate = duplicate }
+}
+
+/// Claim up to `limit` due jobs of one queue for `worker`.
+public struct JobClaimParams: Sendable {
+    public var queue: String
+    public var limit: Int
+    /// The claiming process (`WorkerProcess.id`); becomes the lease owner.
+    public var worker: String
+    public var now: Date
+    public init(queue: String, limit: Int, worker: String, now: Date = Date()) {
+        self.queue = queue; self.limit = limit; self.worker = worker; self.now = now
+    }
+}
+
+/// How an attempt ended, with everything the store needs to apply it.
+/// The runtime decides retry-or-dead (it knows the policy); the store only applies.
+public enum CompletionOutcome: Sendable, Equatable {
+    case succeeded(result: String)
+    /// `retryAt == nil`: no attempts left, the job becomes `dead`.
+    case failed(error: String, traceback: String?, retryAt: Date?)
+    /// Run again at `until` without using an attempt.
+    case snoozed(until: Date)
+    /// Dead now, no more attempts.
+    case discarded(reason: String)
+    /// Stopped from outside (ttl, memory, cancel, worker lost); `retryAt == nil` → dead
+    /// (or `cancelled` when the job's cancel was requested).
+    case aborted(error: String, retryAt: Date?)
+    /// Handed back at shutdown: queued again, the attempt is not counted.
+    case released
+}
+
+public struct JobCompletion: Sendable, Equatable {
+    public var jobID: Int64
+    /// Fencing: the completion applies only if the job is still `running` attempt
+    /// `attempt` owned by `worker`.
+    public var attempt: Int
+    public var worker: String
+    public var finishedAt: Date
+    public var outcome: CompletionOutcome
+    /// `queue.push` calls of a succeeded attempt, inserted in the same transaction.
+    public var pushes: [JobInsertParams]
+    public var storeWrites: [StoreWrite]
+
+    public init(jobID: Int64, attempt: Int, worker: String, finishedAt: Date = Date(), outcome: CompletionOutcome,
+                pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = []) {
+        self.jobID = jobID; self.attempt = attempt; self.worker = worker; self.finishedAt = finishedAt
+        self.outcome = outcome; self.pushes = pushes; self.storeWrites = storeWrites
+    }
+}
+
+public struct JobListParams: Sendable {
+    public var state: JobState?
+    public var task: String?
+    public var queue: String?
+    public var limit: Int
+    public var offset: Int
+    public init(state: JobState? = nil, task: String? = nil, queue: String? = nil, limit: Int = 50, offset: Int = 0) {
+        self.state = state; self.task = task; self.queue = queue; self.limit = limit; self.offset = offset
+    }
+}
+
+/// Insert the occurrences of one task's schedule and record the last fired time, in one
+/// transaction. An occurrence already present (task, scheduled_for) is not inserted again.
+public struct ScheduleFireParams: Sendable {
+    public var task: String
+    /// One insert per occurrence; `scheduledFor` must be set on each.
+    public var jobs: [JobInsertParams]
+    /// Persisted as the task's last fired occurrence.
+    public var lastFired: Date
+    public init(task: String, jobs: [JobInsertParams], lastFired: Date) {
+        self.task = task; self.jobs = jobs; self.lastFired = lastFired
+    }
+}
+
+/// A `run` process, registered while it lives.
+public struct WorkerProcess: Sendable, Equatable {
+    /// Unique per process start, e.g. `host:pid:random`.
+    public var id: String
+    public var host: String
+    public var pid: Int32
+    public var queues: [String]
+    public var startedAt: Date
+    public var heartbeatAt: Date
+    /// Jobs running in it at its last heartbeat.
+    public var busy: Int
+    public init(id: String, host: String, pid: Int32, queues: [String], startedAt: Date, heartbeatAt: Date, busy: Int = 0) {
+        self.id = id; self.host = host; self.pid = pid; self.queues = queues
+        self.startedAt = startedAt; self.heartbeatAt = heartbeatAt; self.busy = busy
+    }
+}
+
+public struct QueueStateCount: Sendable, Equatable {
+    public var queue: String
+    public var state: JobState
+    public var count: Int
+    public init(queue: String, state: JobState, count: Int) { self.queue = queue; self.state = state; self.count = count }
+}
+
+public protocol JobStore: Sendable {
+    // Jobs
+    func jobInsert(_ params: JobInsertParams) throws -> JobInsertResult
+    func jobInsertMany(_ params: [JobInsertParams]) throws -> [JobInsertResult]
+    /// Marks due jobs of the queue `running` (attempt + 1, a new run row), by priority
+    /// desc, run_at, id; expires those past `expires_at` first.
+    func jobClaim(_ params: JobClaimParams) throws -> [Job]
+    /// Applies completions in one transaction. Returns, per completion, whether it was
+    /// applied (false: fenced out — the job is no longer that attempt of that worker).
+    func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool]
+    func jobGet(id: Int64) throws -> Job?
+    func jobRuns(id: Int64) throws -> [JobRun]
+    /// Newest first.
+    func jobList(_ params: JobListParams) throws -> [Job]
+    /// dead / cancelled / expired → queued now with attempts reset. Returns ids that moved.
+    func jobRetry(ids: [Int64]) throws -> [Int64]
+    func jobRetryAllDead() throws -> Int
+    /// scheduled / queued / retrying → cancelled; running → cancel requested (the
+    /// owning process aborts it). Returns ids that were cancelled or flagged.
+    func jobCancel(ids: [Int64]) throws -> [Int64]
+    /// Ids of running jobs owned by `worker` whose cancel was requested.
+    func jobCancelRequested(worker: String) throws -> [Int64]
+    func jobCounts() throws -> [QueueStateCount]
+    /// Runs finished since `since`, split by outcome.
+    func runCounts(since: Date) throws -> [RunOutcome: Int]
+    /// Earliest `run_at` of a due (`queued`, or `scheduled`/`retrying` now due) job, per queue.
+    func oldestDue(now: Date) throws -> Date?
+    /// The next time any not-yet-due job of these queues becomes due.
+    func nextDue(queues: [String]) throws -> Date?
+
+    // Schedules
+    func scheduleLastFired(task: String) throws -> Date?
+    func scheduleFire(_ params: ScheduleFireParams) throws -> [JobInsertResult]
+    /// Deletes `scheduled` occurrence jobs of the task (not yet started) whose
+    /// `scheduled_for` is after `after`; used when a schedule changes.
+    func scheduleRemovePending(task: String, after: Date) throws -> Int
+
+    // Handler key–value store
+    func storeGet(task: String, key: String) throws -> String?
+
+    // Processes and leases
+    func processRegister(_ process: WorkerProcess) throws
+    /// Heartbeat; returns false if the process row was removed (it lost its lease).
+    func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool
+    func processDeregister(id: String) throws
+    func processList() throws -> [WorkerProcess]
+    /// Running jobs whose owner has not heart-beaten since `before` go back to the
+    /// queue (run outcome `aborted`, error `worker lost`, retry per `retryAt`) and the
+    /// dead processes are removed. Returns the rescued job ids.
+    func jobRescue(before: Date, retryAt: @Sendable (Job) -> Date?) throws -> [Int64]
+    /// Asks every run process to stop; they see it through `stopRequested`.
+    func stopRequest(now: Date) throws
+    func stopRequested(since: Date) throws -> Bool
+
+    // Maintenance
+    /// Deletes up to `limit` finished jobs (and runs) of `state` finished before `before`.
+    func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int
+}
