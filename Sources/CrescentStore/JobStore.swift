@@ -112,6 +112,13 @@ public protocol JobStore: Sendable {
     // Jobs
     func jobInsert(_ params: JobInsertParams) throws -> JobInsertResult
     func jobInsertMany(_ params: [JobInsertParams]) throws -> [JobInsertResult]
+    /// Reserves `count` (≥ 1) fresh job ids that no other insert will take, for inserting
+    /// later with `JobInsertParams.id` (a handler's `queue.push` answers its id at once,
+    /// the job is inserted when the attempt succeeds). Unused ids are simply skipped.
+    func jobReserveIDs(count: Int) throws -> ClosedRange<Int64>
+    /// The job holding `key` now: an active job with that unique key, or (when `period`
+    /// is given) the newest one finished within `period` seconds before `now`.
+    func jobFindActiveUnique(key: String, period: Double?, now: Date) throws -> Int64?
     /// Marks due jobs of the queue `running` (attempt + 1, a new run row), by priority
     /// desc, run_at, id; expires those past `expires_at` first.
     func jobClaim(_ params: JobClaimParams) throws -> [Job]

@@ -1,0 +1,119 @@
+import CrescentCore
+import Foundation
+import GRDB
+
+extension SQLiteJobStore {
+    /// What a completion does to its job row and its run row.
+    struct Transition {
+        var state: JobState
+        var result: String? = nil
+        /// Keep the job's last error (snooze, release) instead of writing `error`.
+        var keepError = false
+        var error: String? = nil
+        /// Set for final states.
+        var finished = false
+        /// New `run_at`, or nil to keep it.
+        var runAt: Date? = nil
+        var attemptDelta = 0
+        var maxAttemptsDelta = 0
+        var runOutcome: RunOutcome
+        var runError: String? = nil
+        var traceback: String? = nil
+    }
+
+    /// The transition for `outcome`. A requested cancel wins over anything that would run
+    /// the job again (retry, snooze, release) and over an abort: the job ends `cancelled`.
+    static func transition(_ outcome: CompletionOutcome, cancelRequested: Bool, finishedAt: Date, now: Date) -> Transition {
+        switch outcome {
+        case .succeeded(let result):
+            return Transition(state: .succeeded, result: result, finished: true, runOutcome: .succeeded)
+        case .failed(let error, let traceback, let retryAt):
+            var t = Transition(state: .dead, error: error, finished: true, runOutcome: .failed, runError: error, traceback: traceback)
+            if let retryAt {
+                if cancelRequested { t.state = .cancelled } else { t.state = .retrying; t.finished = false; t.runAt = retryAt }
+            }
+            return t
+        case .snoozed(let until):
+            if cancelRequested {
+                return Transition(state: .cancelled, keepError: true, finished: true, runOutcome: .snoozed)
+            }
+            return Transition(state: until > now ? .scheduled : .queued, keepError: true, runAt: until,
+                              maxAttemptsDelta: 1, runOutcome: .snoozed)
+        case .discarded(let reason):
+            return Transition(state: .dead, error: reason, finished: true, runOutcome: .discarded, runError: reason)
+        case .aborted(let error, let retryAt):
+            var t = Transition(state: .dead, error: error, finished: true, runOutcome: .aborted, runError: error)
+            if cancelRequested { t.state = .cancelled } else if let retryAt { t.state = .retrying; t.finished = false; t.runAt = retryAt }
+            return t
+        case .released:
+            if cancelRequested {
+                return Transition(state: .cancelled, keepError: true, finished: true, runOutcome: .released)
+            }
+            return Transition(state: .queued, keepError: true, runAt: finishedAt, attemptDelta: -1, runOutcome: .released)
+        }
+    }
+
+    /// Applies `t` to a job known to be running (fence already checked) and closes its run.
+    static func apply(_ t: Transition, jobID: Int64, attempt: Int, finishedAt: Date, db: Database) throws {
+        let update = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = ?, result = ?, error = CASE WHEN ? THEN error ELSE ? END,
+                finished_at = ?, run_at = COALESCE(?, run_at), attempt = attempt + ?,
+                max_attempts = max_attempts + ?, lease_owner = NULL,
+                cancel_requested = CASE WHEN ? = 'cancelled' THEN cancel_requested ELSE 0 END
+            WHERE id = ?
+            """)
+        try update.execute(arguments: [
+            t.state.rawValue, t.result, t.keepError, t.error, t.finished ? finishedAt.epoch : nil,
+            t.runAt?.epoch, t.attemptDelta, t.maxAttemptsDelta, t.state.rawValue, jobID,
+        ])
+        let run = try db.cachedStatement(sql: """
+            UPDATE runs SET finished_at = ?, outcome = ?, error = ?, traceback = ?
+            WHERE job_id = ? AND attempt = ? AND finished_at IS NULL
+            """)
+        try run.execute(arguments: [finishedAt.epoch, t.runOutcome.rawValue, t.runError, t.traceback, jobID, attempt])
+    }
+
+    /// One completion inside the batch's transaction; false when fenced out.
+    static func complete(_ c: JobCompletion, now: Date, db: Database) throws -> Bool {
+        let fence = try db.cachedStatement(sql: """
+            SELECT cancel_requested FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
+            """)
+        guard let cancelRequested = try Bool.fetchOne(fence, arguments: [c.jobID, c.attempt, c.worker]) else {
+            return false
+        }
+        let t = transition(c.outcome, cancelRequested: cancelRequested, finishedAt: c.finishedAt, now: now)
+        try apply(t, jobID: c.jobID, attempt: c.attempt, finishedAt: c.finishedAt, db: db)
+        if case .succeeded = c.outcome {
+            for push in c.pushes { _ = try insert(push, now: now, db: db) }
+            for w in c.storeWrites { try storeWrite(w, now: now, db: db) }
+        }
+        return true
+    }
+
+    static func storeWrite(_ w: StoreWrite, now: Date, db: Database) throws {
+        if let value = w.value {
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO kv (task, key, value, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (task, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """)
+            try upsert.execute(arguments: [w.task, w.key, value, now.epoch])
+        } else {
+            let delete = try db.cachedStatement(sql: "DELETE FROM kv WHERE task = ? AND key = ?")
+            try delete.execute(arguments: [w.task, w.key])
+        }
+    }
+
+    /// Applies all completions in one transaction. A completion that is fenced out applies
+    /// nothing (no state change, no run update, no pushes, no store writes). An error in
+    /// any completion (e.g. a push with an id already used) rolls back the whole batch.
+    public func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool] {
+        if completions.isEmpty { return [] }
+        return try write { db in
+            let now = Date()
+            var applied: [Bool] = []
+            applied.reserveCapacity(completions.count)
+            for c in completions { applied.append(try Self.complete(c, now: now, db: db)) }
+            return applied
+        }
+    }
+}

@@ -1,0 +1,309 @@
+import CrescentCore
+import Foundation
+import GRDB
+
+extension SQLiteJobStore {
+    /// The columns of a `Job`, in the order `job(from:)` reads them.
+    static let jobColumns = """
+        id, task, queue, priority, state, args, attempt, max_attempts, result, error, \
+        unique_key, scheduled_for, run_at, created_at, finished_at
+        """
+
+    /// Reads a `Job` from a row selected (or returned) with `jobColumns`.
+    static func job(from row: Row) -> Job {
+        let stateText: String = row[4]
+        return Job(
+            id: row[0], task: row[1], queue: row[2], priority: row[3],
+            state: JobState(rawValue: stateText) ?? .dead,
+            args: row[5], attempt: row[6], maxAttempts: row[7], result: row[8], error: row[9],
+            uniqueKey: row[10], scheduledFor: dateFrom(row[11] as Double?), runAt: dateFrom(row[12] as Double),
+            createdAt: dateFrom(row[13] as Double), finishedAt: dateFrom(row[14] as Double?))
+    }
+
+    // MARK: insert
+
+    /// Inserts one job inside the current write transaction, honouring its unique key
+    /// (active duplicates and `uniquePeriod`) and its schedule occurrence.
+    static func insert(_ p: JobInsertParams, now: Date, db: Database) throws -> JobInsertResult {
+        let state: JobState = p.runAt > now ? .scheduled : .queued
+        let args: StatementArguments = [
+            p.id, p.task, p.queue, p.priority, state.rawValue, p.args, p.maxAttempts,
+            p.uniqueKey, p.uniqueKey == nil ? nil : p.uniquePeriod, p.scheduledFor?.occurrenceEpoch,
+            p.runAt.epoch, now.epoch, p.expiresAt?.epoch,
+        ]
+        if p.uniqueKey == nil && p.scheduledFor == nil {
+            let stmt = try db.cachedStatement(sql: insertSQL)
+            try stmt.execute(arguments: args)
+            return JobInsertResult(id: db.lastInsertedRowID, duplicate: false)
+        }
+        if let key = p.uniqueKey, let period = p.uniquePeriod,
+           let existing = try findUnique(key: key, period: period, now: now, db: db) {
+            return JobInsertResult(id: existing, duplicate: true)
+        }
+        let stmt = try db.cachedStatement(sql: insertSQL + " ON CONFLICT DO NOTHING")
+        try stmt.execute(arguments: args)
+        if db.changesCount == 1 {
+            return JobInsertResult(id: db.lastInsertedRowID, duplicate: false)
+        }
+        if let key = p.uniqueKey, let existing = try findUnique(key: key, period: nil, now: now, db: db) {
+            return JobInsertResult(id: existing, duplicate: true)
+        }
+        if let at = p.scheduledFor {
+            let find = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE task = ? AND scheduled_for = ?")
+            if let existing = try Int64.fetchOne(find, arguments: [p.task, at.occurrenceEpoch]) {
+                return JobInsertResult(id: existing, duplicate: true)
+            }
+        }
+        // Ignored for another reason (a reserved id already used): let SQLite say why.
+        try db.cachedStatement(sql: insertSQL).execute(arguments: args)
+        return JobInsertResult(id: db.lastInsertedRowID, duplicate: false)
+    }
+
+    static let insertSQL = """
+        INSERT INTO jobs (id, task, queue, priority, state, args, attempt, max_attempts, unique_key,
+                          unique_period, scheduled_for, run_at, created_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// An active job holding `key`, else (with `period`) the newest finished within it.
+    static func findUnique(key: String, period: Double?, now: Date, db: Database) throws -> Int64? {
+        let active = try db.cachedStatement(sql: """
+            SELECT id FROM jobs WHERE unique_key = ? AND unique_key IS NOT NULL
+              AND state IN ('scheduled','queued','running','retrying')
+            """)
+        if let id = try Int64.fetchOne(active, arguments: [key]) { return id }
+        guard let period, period > 0 else { return nil }
+        let recent = try db.cachedStatement(sql: """
+            SELECT id FROM jobs WHERE unique_key = ? AND finished_at >= ?
+            ORDER BY finished_at DESC LIMIT 1
+            """)
+        return try Int64.fetchOne(recent, arguments: [key, now.epoch - period])
+    }
+
+    public func jobInsert(_ params: JobInsertParams) throws -> JobInsertResult {
+        try write { db in try Self.insert(params, now: Date(), db: db) }
+    }
+
+    public func jobInsertMany(_ params: [JobInsertParams]) throws -> [JobInsertResult] {
+        if params.isEmpty { return [] }
+        return try write { db in
+            let now = Date()
+            var results: [JobInsertResult] = []
+            results.reserveCapacity(params.count)
+            for p in params { results.append(try Self.insert(p, now: now, db: db)) }
+            return results
+        }
+    }
+
+    public func jobReserveIDs(count: Int) throws -> ClosedRange<Int64> {
+        let n = Int64(max(count, 1))
+        return try write { db in
+            // `sqlite_sequence` holds the largest id AUTOINCREMENT has handed out; moving it
+            // forward reserves the ids in between. Its row appears with the first insert.
+            let bump = try db.cachedStatement(sql: "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'jobs' RETURNING seq")
+            let top: Int64
+            if let seq = try Int64.fetchOne(bump, arguments: [n]) {
+                top = seq
+            } else {
+                let highest = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM jobs") ?? 0
+                top = highest + n
+                try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)", arguments: [top])
+            }
+            return (top - n + 1)...top
+        }
+    }
+
+    public func jobFindActiveUnique(key: String, period: Double?, now: Date) throws -> Int64? {
+        try read { db in try Self.findUnique(key: key, period: period, now: now, db: db) }
+    }
+
+    // MARK: claim
+
+    public func jobClaim(_ params: JobClaimParams) throws -> [Job] {
+        guard params.limit > 0 else { return [] }
+        return try write { db in
+            let now = params.now.epoch
+            let expire = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'expired', finished_at = ?, error = 'expired before it started'
+                WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL
+                  AND state IN ('scheduled','queued','retrying')
+                """)
+            try expire.execute(arguments: [now, params.queue, now])
+
+            let claim = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?,
+                                expires_at = NULL, finished_at = NULL
+                WHERE id IN (
+                    SELECT id FROM jobs INDEXED BY jobs_claim
+                    WHERE queue = ? AND state IN ('scheduled','queued','retrying') AND run_at <= ?
+                    ORDER BY priority DESC, run_at, id LIMIT ?)
+                RETURNING \(Self.jobColumns)
+                """)
+            var jobs: [Job] = []
+            jobs.reserveCapacity(params.limit)
+            let rows = try Row.fetchCursor(claim, arguments: [params.worker, params.queue, now, params.limit])
+            while let row = try rows.next() { jobs.append(Self.job(from: row)) }
+            if jobs.isEmpty { return jobs }
+            jobs.sort { a, b in
+                if a.priority != b.priority { return a.priority > b.priority }
+                if a.runAt != b.runAt { return a.runAt < b.runAt }
+                return a.id < b.id
+            }
+            let run = try db.cachedStatement(sql: "INSERT INTO runs (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)")
+            for job in jobs {
+                try run.execute(arguments: [job.id, job.attempt, now, params.worker])
+            }
+            return jobs
+        }
+    }
+
+    // MARK: reading
+
+    public func jobGet(id: Int64) throws -> Job? {
+        try read { db in
+            let stmt = try db.cachedStatement(sql: "SELECT \(Self.jobColumns) FROM jobs WHERE id = ?")
+            return try Row.fetchOne(stmt, arguments: [id]).map(Self.job(from:))
+        }
+    }
+
+    public func jobRuns(id: Int64) throws -> [JobRun] {
+        try read { db in
+            let stmt = try db.cachedStatement(sql: """
+                SELECT job_id, attempt, started_at, finished_at, outcome, error, traceback, worker
+                FROM runs WHERE job_id = ? ORDER BY id
+                """)
+            return try Row.fetchAll(stmt, arguments: [id]).map { row in
+                JobRun(jobID: row[0], attempt: row[1], startedAt: dateFrom(row[2] as Double),
+                       finishedAt: dateFrom(row[3] as Double?), outcome: (row[4] as String?).flatMap(RunOutcome.init(rawValue:)),
+                       error: row[5], traceback: row[6], worker: row[7])
+            }
+        }
+    }
+
+    public func jobList(_ params: JobListParams) throws -> [Job] {
+        var clauses: [String] = []
+        var args: StatementArguments = []
+        if let s = params.state { clauses.append("state = ?"); args += [s.rawValue] }
+        if let t = params.task { clauses.append("task = ?"); args += [t] }
+        if let q = params.queue { clauses.append("queue = ?"); args += [q] }
+        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        args += [max(params.limit, 0), max(params.offset, 0)]
+        let sql = "SELECT \(Self.jobColumns) FROM jobs \(whereSQL) ORDER BY id DESC LIMIT ? OFFSET ?"
+        return try read { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: args).map(Self.job(from:))
+        }
+    }
+
+    // MARK: operator actions
+
+    public func jobRetry(ids: [Int64]) throws -> [Int64] {
+        if ids.isEmpty { return [] }
+        return try write { db in
+            // OR IGNORE: a job whose unique key is held again by another active job stays put.
+            let stmt = try db.cachedStatement(sql: """
+                UPDATE OR IGNORE jobs SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL,
+                    expires_at = NULL, lease_owner = NULL, cancel_requested = 0, result = NULL
+                WHERE id = ? AND state IN ('dead','cancelled','expired')
+                """)
+            let now = Date().epoch
+            var moved: [Int64] = []
+            for id in ids {
+                try stmt.execute(arguments: [now, id])
+                if db.changesCount == 1 { moved.append(id) }
+            }
+            return moved
+        }
+    }
+
+    public func jobRetryAllDead() throws -> Int {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE OR IGNORE jobs SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL,
+                    expires_at = NULL, lease_owner = NULL, cancel_requested = 0, result = NULL
+                WHERE state = 'dead'
+                """, arguments: [Date().epoch])
+            return db.changesCount
+        }
+    }
+
+    public func jobCancel(ids: [Int64]) throws -> [Int64] {
+        if ids.isEmpty { return [] }
+        return try write { db in
+            let now = Date().epoch
+            let cancel = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?
+                WHERE id = ? AND state IN ('scheduled','queued','retrying')
+                """)
+            let flag = try db.cachedStatement(sql: """
+                UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'
+                """)
+            var done: [Int64] = []
+            for id in ids {
+                try cancel.execute(arguments: [now, id])
+                if db.changesCount == 1 { done.append(id); continue }
+                try flag.execute(arguments: [id])
+                if db.changesCount == 1 { done.append(id) }
+            }
+            return done
+        }
+    }
+
+    public func jobCancelRequested(worker: String) throws -> [Int64] {
+        try read { db in
+            let stmt = try db.cachedStatement(sql: """
+                SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ? AND cancel_requested = 1 ORDER BY id
+                """)
+            return try Int64.fetchAll(stmt, arguments: [worker])
+        }
+    }
+
+    // MARK: counts
+
+    public func jobCounts() throws -> [QueueStateCount] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state ORDER BY queue, state")
+            return rows.compactMap { row in
+                guard let state = JobState(rawValue: row[1]) else { return nil }
+                return QueueStateCount(queue: row[0], state: state, count: row[2])
+            }
+        }
+    }
+
+    public func runCounts(since: Date) throws -> [RunOutcome: Int] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT outcome, COUNT(*) FROM runs WHERE finished_at >= ? AND finished_at IS NOT NULL GROUP BY outcome
+                """, arguments: [since.epoch])
+            var counts: [RunOutcome: Int] = [:]
+            for row in rows {
+                if let o = (row[0] as String?).flatMap(RunOutcome.init(rawValue:)) { counts[o] = row[1] }
+            }
+            return counts
+        }
+    }
+
+    public func oldestDue(now: Date) throws -> Date? {
+        try read { db in
+            let v = try Double.fetchOne(db, sql: """
+                SELECT MIN(run_at) FROM jobs WHERE state IN ('scheduled','queued','retrying') AND run_at <= ?
+                """, arguments: [now.epoch])
+            return dateFrom(v)
+        }
+    }
+
+    /// The earliest `run_at` among `scheduled`/`retrying` jobs of these queues (it may
+    /// already be past: such a job is due now). Nil when there is none.
+    public func nextDue(queues: [String]) throws -> Date? {
+        if queues.isEmpty { return nil }
+        return try read { db in
+            var best: Double?
+            let stmt = try db.cachedStatement(sql: """
+                SELECT MIN(run_at) FROM jobs WHERE queue = ? AND state IN ('scheduled','retrying')
+                """)
+            for q in queues {
+                if let v = try Double.fetchOne(stmt, arguments: [q]) { best = min(best ?? v, v) }
+            }
+            return dateFrom(best)
+        }
+    }
+}

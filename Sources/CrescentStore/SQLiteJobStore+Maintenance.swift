@@ -1,0 +1,162 @@
+import CrescentCore
+import Foundation
+import GRDB
+
+// Schedules, the handlers' key–value store, processes and leases, control, pruning.
+extension SQLiteJobStore {
+    // MARK: schedules
+
+    public func scheduleLastFired(task: String) throws -> Date? {
+        try read { db in
+            dateFrom(try Double.fetchOne(db, sql: "SELECT last_fired FROM schedules WHERE task = ?", arguments: [task]))
+        }
+    }
+
+    /// Inserts the occurrences (one job each, ever: an occurrence already present comes
+    /// back as a duplicate with the existing id, as does one whose unique key is held) and
+    /// moves the task's last fired time forward, in one transaction.
+    public func scheduleFire(_ params: ScheduleFireParams) throws -> [JobInsertResult] {
+        try write { db in
+            let now = Date()
+            var results: [JobInsertResult] = []
+            results.reserveCapacity(params.jobs.count)
+            for job in params.jobs { results.append(try Self.insert(job, now: now, db: db)) }
+            try db.execute(sql: """
+                INSERT INTO schedules (task, last_fired) VALUES (?, ?)
+                ON CONFLICT (task) DO UPDATE SET last_fired = MAX(last_fired, excluded.last_fired)
+                """, arguments: [params.task, params.lastFired.epoch])
+            return results
+        }
+    }
+
+    public func scheduleRemovePending(task: String, after: Date) throws -> Int {
+        try write { db in
+            try db.execute(sql: """
+                DELETE FROM jobs WHERE task = ? AND state = 'scheduled' AND attempt = 0
+                  AND scheduled_for IS NOT NULL AND scheduled_for > ?
+                """, arguments: [task, after.epoch])
+            return db.changesCount
+        }
+    }
+
+    // MARK: key–value store
+
+    public func storeGet(task: String, key: String) throws -> String? {
+        try read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM kv WHERE task = ? AND key = ?"), arguments: [task, key])
+        }
+    }
+
+    /// Writes (or, with a nil value, deletes) keys outside any job, e.g. from the CLI.
+    public func storeApply(_ writes: [StoreWrite]) throws {
+        if writes.isEmpty { return }
+        try write { db in
+            let now = Date()
+            for w in writes { try Self.storeWrite(w, now: now, db: db) }
+        }
+    }
+
+    // MARK: processes and leases
+
+    public func processRegister(_ process: WorkerProcess) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO processes (id, host, pid, queues, started_at, heartbeat_at, busy)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
+                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy
+                """, arguments: [process.id, process.host, process.pid,
+                                 JSONValue.array(process.queues.map(JSONValue.string)).encoded(),
+                                 process.startedAt.epoch, process.heartbeatAt.epoch, process.busy])
+        }
+    }
+
+    public func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool {
+        try write { db in
+            let stmt = try db.cachedStatement(sql: "UPDATE processes SET heartbeat_at = ?, busy = ? WHERE id = ?")
+            try stmt.execute(arguments: [now.epoch, busy, processID])
+            return db.changesCount == 1
+        }
+    }
+
+    public func processDeregister(id: String) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM processes WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func processList() throws -> [WorkerProcess] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, host, pid, queues, started_at, heartbeat_at, busy FROM processes ORDER BY started_at, id
+                """).map { row in
+                let queuesText: String = row[3]
+                var queues: [String] = []
+                if case .array(let items)? = try? JSONValue.decode(queuesText) {
+                    queues = items.compactMap(\.stringValue)
+                }
+                return WorkerProcess(id: row[0], host: row[1], pid: row[2], queues: queues,
+                                     startedAt: dateFrom(row[4] as Double), heartbeatAt: dateFrom(row[5] as Double),
+                                     busy: row[6])
+            }
+        }
+    }
+
+    /// Running jobs whose owner is not a live process (no row, or no heartbeat since
+    /// `before`) are aborted with `worker lost`: `retrying` at `retryAt(job)`, `dead` when
+    /// it answers nil, `cancelled` when a cancel was requested. The dead process rows go.
+    public func jobRescue(before: Date, retryAt: @Sendable (Job) -> Date?) throws -> [Int64] {
+        try write { db in
+            let now = Date()
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(Self.jobColumns), cancel_requested FROM jobs
+                WHERE state = 'running'
+                  AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT id FROM processes WHERE heartbeat_at >= ?))
+                ORDER BY id
+                """, arguments: [before.epoch])
+            var rescued: [Int64] = []
+            for row in rows {
+                let job = Self.job(from: row)
+                let cancelRequested: Bool = row[15]
+                let t = Self.transition(.aborted(error: "worker lost", retryAt: retryAt(job)),
+                                        cancelRequested: cancelRequested, finishedAt: now, now: now)
+                try Self.apply(t, jobID: job.id, attempt: job.attempt, finishedAt: now, db: db)
+                rescued.append(job.id)
+            }
+            try db.execute(sql: "DELETE FROM processes WHERE heartbeat_at < ?", arguments: [before.epoch])
+            return rescued
+        }
+    }
+
+    // MARK: control
+
+    public func stopRequest(now: Date) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO control (name, value) VALUES ('stop', ?)
+                ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)
+                """, arguments: [now.epoch])
+        }
+    }
+
+    public func stopRequested(since: Date) throws -> Bool {
+        try read { db in
+            let at = try Double.fetchOne(db.cachedStatement(sql: "SELECT value FROM control WHERE name = 'stop'"))
+            return (at ?? -Double.infinity) >= since.epoch
+        }
+    }
+
+    // MARK: pruning
+
+    public func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int {
+        guard limit > 0, state.isFinal else { return 0 }
+        return try write { db in
+            // Runs go with their job (ON DELETE CASCADE).
+            try db.execute(sql: """
+                DELETE FROM jobs WHERE id IN (
+                    SELECT id FROM jobs WHERE state = ? AND finished_at < ? AND finished_at IS NOT NULL LIMIT ?)
+                """, arguments: [state.rawValue, before.epoch, limit])
+            return db.changesCount
+        }
+    }
+}

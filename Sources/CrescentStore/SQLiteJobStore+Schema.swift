@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+
+extension SQLiteJobStore {
+    /// Versioned schema. Add a new `registerMigration` for every change; never edit one
+    /// that has shipped.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: schemaV1)
+        }
+        return m
+    }
+
+    /// Applies pending migrations. Two processes opening a new file at once may both try
+    /// v1; the loser's transaction fails and rolls back, and its second pass finds v1 done.
+    static func migrate(_ pool: DatabasePool) throws {
+        var attempt = 0
+        while true {
+            do {
+                try retryingBusy { try migrator.migrate(pool) }
+                return
+            } catch {
+                attempt += 1
+                if attempt >= 3 { throw error }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+    }
+
+    /// The whole schema, version 1.
+    ///
+    /// jobs — one row per job. `state` is a `JobState` raw value; `args`/`result` JSON
+    ///   text; times REAL epoch seconds. `lease_owner` is the claiming process while
+    ///   running. `expires_at` is cleared once the job starts.
+    /// runs — one row per attempt (including released ones, so `(job_id, attempt)` may
+    ///   repeat after a release); deleted with their job.
+    /// schedules — the last fired occurrence per scheduled task.
+    /// kv — the handlers' key–value store, per task.
+    /// processes — live `run` processes and their heartbeats (the leases).
+    /// control — operator requests such as `stop`.
+    static let schemaV1 = """
+        CREATE TABLE jobs (
+            id               INTEGER PRIMARY KEY AUTOINCREMENT,
+            task             TEXT    NOT NULL,
+            queue            TEXT    NOT NULL,
+            priority         INTEGER NOT NULL DEFAULT 0,
+            state            TEXT    NOT NULL,
+            args             TEXT    NOT NULL DEFAULT '{}',
+            attempt          INTEGER NOT NULL DEFAULT 0,
+            max_attempts     INTEGER NOT NULL,
+            result           TEXT,
+            error            TEXT,
+            unique_key       TEXT,
+            unique_period    REAL,
+            scheduled_for    REAL,
+            run_at           REAL    NOT NULL,
+            created_at       REAL    NOT NULL,
+            finished_at      REAL,
+            expires_at       REAL,
+            lease_owner      TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- Claiming: only pending jobs are in it, already in claim order per queue.
+        CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id)
+            WHERE state IN ('scheduled','queued','retrying');
+
+        -- A unique key is held while its job is active, and freed by the job's own
+        -- state change: no lock can outlive its job.
+        CREATE UNIQUE INDEX jobs_unique_active ON jobs (unique_key)
+            WHERE unique_key IS NOT NULL AND state IN ('scheduled','queued','running','retrying');
+
+        -- Lookups of recently finished jobs for `unique.period`.
+        CREATE INDEX jobs_unique_recent ON jobs (unique_key, finished_at)
+            WHERE unique_key IS NOT NULL;
+
+        -- Each schedule occurrence is one job, whatever its state: not partial on state,
+        -- or a process lagging behind could fire an occurrence that already ran.
+        CREATE UNIQUE INDEX jobs_occurrence ON jobs (task, scheduled_for)
+            WHERE scheduled_for IS NOT NULL;
+
+        CREATE INDEX jobs_expiry ON jobs (queue, expires_at) WHERE expires_at IS NOT NULL;
+        CREATE INDEX jobs_running ON jobs (lease_owner) WHERE state = 'running';
+        CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+        CREATE INDEX jobs_state_queue ON jobs (state, queue);
+        CREATE INDEX jobs_task ON jobs (task);
+
+        CREATE TABLE runs (
+            id          INTEGER PRIMARY KEY,
+            job_id      INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            attempt     INTEGER NOT NULL,
+            started_at  REAL    NOT NULL,
+            finished_at REAL,
+            outcome     TEXT,
+            error       TEXT,
+            traceback   TEXT,
+            worker      TEXT    NOT NULL
+        );
+        CREATE INDEX runs_job ON runs (job_id, attempt);
+        CREATE INDEX runs_finished ON runs (finished_at, outcome) WHERE finished_at IS NOT NULL;
+
+        CREATE TABLE schedules (
+            task       TEXT PRIMARY KEY,
+            last_fired REAL NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE kv (
+            task       TEXT NOT NULL,
+            key        TEXT NOT NULL,
+            value      TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (task, key)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE processes (
+            id           TEXT PRIMARY KEY,
+            host         TEXT    NOT NULL,
+            pid          INTEGER NOT NULL,
+            queues       TEXT    NOT NULL,
+            started_at   REAL    NOT NULL,
+            heartbeat_at REAL    NOT NULL,
+            busy         INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+
+        CREATE TABLE control (
+            name  TEXT PRIMARY KEY,
+            value REAL NOT NULL
+        ) WITHOUT ROWID;
+        """
+}
