@@ -1,1 +1,1 @@
-print("crescent")
+print("crescent: under construction")

@@ -1,0 +1,86 @@
+import CrescentCore
+import CrescentStore
+import Foundation
+
+/// The documents behind `status --json` / `GET /api/stats` and `tasks --json` / `GET /api/tasks`,
+/// built in one place so the CLI, the API and the dashboard agree.
+public enum Reports {
+    /// The next fire of a task's schedule after now (or after its last fire, if later).
+    public static func nextFire(_ def: TaskDefinition, store: JobStore, now: Date = Date()) -> Date? {
+        guard let schedule = def.schedule else { return nil }
+        let last = (try? store.scheduleLastFired(task: def.name)) ?? nil
+        return schedule.next(after: max(now, last ?? now), in: def.timezone)
+    }
+
+    public static func taskJSON(_ def: TaskDefinition, store: JobStore, now: Date = Date()) -> JSONValue {
+        let r = def.retry
+        return .object([
+            "name": .string(def.name),
+            "file": .string(def.file),
+            "queue": .string(def.queue),
+            "priority": .int(Int64(def.priority)),
+            "schedule": def.scheduleText.map(JSONValue.string) ?? .null,
+            "timezone": .string(def.timezone.identifier),
+            "missed": .string(def.missed.rawValue),
+            "next_fire": nextFire(def, store: store, now: now).map { .string(TimeText.format($0)) } ?? .null,
+            "unique": def.unique.map { .string($0.description) } ?? .null,
+            "ttl": .string(DurationText.format(def.ttl)),
+            "expires": def.expires.map { .string(DurationText.format($0)) } ?? .null,
+            "retry": .object([
+                "attempts": .int(Int64(r.attempts)), "backoff": .string(r.backoff.rawValue),
+                "delay": .string(DurationText.format(r.delay)), "max_delay": .string(DurationText.format(r.maxDelay)),
+                "jitter": .double(r.jitter),
+            ]),
+        ])
+    }
+
+    public static func loadErrorJSON(_ e: TaskLoadError) -> JSONValue {
+        .object(["file": .string(e.file), "line": e.line.map { .int(Int64($0)) } ?? .null, "error": .string(e.message)])
+    }
+
+    /// `{"version", "loaded_at", "tasks": [...], "errors": [...]}`
+    public static func tasks(_ registry: TaskRegistry, store: JobStore) -> JSONValue {
+        let snap = registry.current
+        return .object([
+            "version": .int(Int64(snap.version)),
+            "loaded_at": .string(TimeText.format(snap.loadedAt)),
+            "tasks": .array(snap.sortedTasks.map { taskJSON($0, store: store) }),
+            "errors": .array(snap.errors.map(loadErrorJSON)),
+        ])
+    }
+
+    public static func status(_ registry: TaskRegistry, store: JobStore, now: Date = Date()) throws -> JSONValue {
+        var queues: [String: [String: JSONValue]] = [:]
+        for c in try store.jobCounts() {
+            queues[c.queue, default: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })][c.state.rawValue] = .int(Int64(c.count))
+        }
+        let processes = try store.processList().map { p -> JSONValue in
+            .object([
+                "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
+                "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
+                "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
+            ])
+        }
+        let fires = registry.current.sortedTasks.compactMap { def -> (String, Date)? in
+            nextFire(def, store: store, now: now).map { (def.name, $0) }
+        }.sorted { $0.1 < $1.1 }.prefix(10).map { JSONValue.object(["task": .string($0.0), "at": .string(TimeText.format($0.1))]) }
+        func window(_ seconds: Double) throws -> JSONValue {
+            let counts = try store.runCounts(since: now.addingTimeInterval(-seconds))
+            let failed = (counts[.failed] ?? 0) + (counts[.aborted] ?? 0) + (counts[.discarded] ?? 0)
+            return .object(["succeeded": .int(Int64(counts[.succeeded] ?? 0)), "failed": .int(Int64(failed))])
+        }
+        let oldest = try store.oldestDue(now: now)
+        let known = Set(registry.current.tasks.keys)
+        let waiting = try store.jobList(JobListParams(state: .queued, limit: 1000)).filter { !known.contains($0.task) }
+        var missing: [String: Int] = [:]
+        for job in waiting { missing[job.task, default: 0] += 1 }
+        return .object([
+            "queues": .object(queues.mapValues { .object($0) }),
+            "processes": .array(processes),
+            "next_fires": .array(Array(fires)),
+            "finished": .object(["last_minute": try window(60), "last_hour": try window(3600)]),
+            "oldest_queued_age_s": oldest.map { .double((now.timeIntervalSince($0) * 1000).rounded() / 1000) } ?? .null,
+            "waiting_for_missing_task": .object(missing.mapValues { .int(Int64($0)) }),
+        ])
+    }
+}
