@@ -81,7 +81,6 @@ extension SQLiteJobStore {
             WHERE scheduled_for IS NOT NULL;
 
         CREATE INDEX jobs_expiry ON jobs (queue, expires_at) WHERE expires_at IS NOT NULL;
-        CREATE INDEX jobs_running ON jobs (lease_owner) WHERE state = 'running';
         CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
         CREATE INDEX jobs_state_queue ON jobs (state, queue);
         CREATE INDEX jobs_task ON jobs (task);

@@ -1,0 +1,263 @@
+import CrescentCore
+import CrescentStore
+import Foundation
+import Testing
+
+@Suite("SQLiteJobStore: claiming and completing")
+struct ClaimCompleteTests {
+    @Test func claimOrderIsPriorityThenRunAtThenID() throws {
+        try withStore { store in
+            let low = try store.jobInsert(job(priority: 0, runAt: t0)).id
+            let highLate = try store.jobInsert(job(priority: 5, runAt: t0.addingTimeInterval(10))).id
+            let highEarly = try store.jobInsert(job(priority: 5, runAt: t0)).id
+            let lowSameTime = try store.jobInsert(job(priority: 0, runAt: t0)).id
+            let lowEarliest = try store.jobInsert(job(priority: 0, runAt: t0.addingTimeInterval(-10))).id
+            let claimed = try store.claimAll(limit: 10)
+            #expect(claimed.map(\.id) == [highEarly, highLate, lowEarliest, low, lowSameTime])
+            #expect(claimed.allSatisfy { $0.state == .running && $0.attempt == 1 })
+        }
+    }
+
+    @Test func claimHonoursLimitDueTimeAndQueue() throws {
+        try withStore { store in
+            let now = Date()
+            let due = try (0..<5).map { i in try store.jobInsert(job(runAt: t0.addingTimeInterval(Double(i)))).id }
+            let future = try store.jobInsert(job(runAt: now.addingTimeInterval(3600))).id
+            let other = try store.jobInsert(job(queue: "other")).id
+            let first = try store.claimAll(limit: 2, now: now)
+            #expect(first.map(\.id) == Array(due.prefix(2)))
+            let rest = try store.claimAll(limit: 10, now: now)
+            #expect(rest.map(\.id) == Array(due.suffix(3)))
+            #expect(try store.claimAll(limit: 10, now: now).isEmpty)
+            #expect(try store.state(future) == .scheduled)
+            #expect(try store.state(other) == .queued)
+            #expect(try store.claimAll("other").map(\.id) == [other])
+            #expect(try store.jobClaim(JobClaimParams(queue: "default", limit: 0, worker: "w1")).isEmpty)
+        }
+    }
+
+    @Test func claimOpensARunRow() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job()).id
+            let before = Date()
+            let claimed = try store.claimAll(worker: "host:1:abc", now: before)
+            #expect(claimed.count == 1)
+            let runs = try store.jobRuns(id: id)
+            #expect(runs.count == 1)
+            #expect(runs[0].attempt == 1)
+            #expect(runs[0].worker == "host:1:abc")
+            #expect(runs[0].finishedAt == nil && runs[0].outcome == nil)
+            #expect(abs(runs[0].startedAt.timeIntervalSince(before)) < 0.001)
+        }
+    }
+
+    @Test func completionsAreFencedByWorkerAndAttempt() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job()).id
+            let j = try store.claimAll(worker: "w1")[0]
+            let push = job("pushed")
+            let write = StoreWrite(task: "t", key: "cursor", value: "42")
+            // Another worker, or a stale attempt: rejected, nothing applied.
+            #expect(try store.complete(j, worker: "w2", .succeeded(result: "1"), pushes: [push], writes: [write]) == false)
+            var stale = j
+            stale.attempt = 2
+            #expect(try store.complete(stale, .succeeded(result: "1"), pushes: [push], writes: [write]) == false)
+            #expect(try store.state(id) == .running)
+            #expect(try store.jobRuns(id: id)[0].outcome == nil)
+            #expect(try store.jobList(JobListParams(task: "pushed")).isEmpty)
+            #expect(try store.storeGet(task: "t", key: "cursor") == nil)
+            // The owner completes; a second completion of the same attempt is fenced out.
+            #expect(try store.complete(j, .succeeded(result: "1")) == true)
+            #expect(try store.complete(j, .succeeded(result: "2")) == false)
+            #expect(try store.jobGet(id: id)?.result == "1")
+        }
+    }
+
+    @Test func batchAppliesEachCompletionOnItsOwn() throws {
+        try withStore { store in
+            _ = try store.jobInsertMany((0..<3).map { _ in job() })
+            let js = try store.claimAll()
+            let results = try store.jobCompleteMany([
+                JobCompletion(jobID: js[0].id, attempt: 1, worker: "w1", outcome: .succeeded(result: "0")),
+                JobCompletion(jobID: js[1].id, attempt: 1, worker: "nobody", outcome: .succeeded(result: "1")),
+                JobCompletion(jobID: js[2].id, attempt: 1, worker: "w1", outcome: .discarded(reason: "no")),
+            ])
+            #expect(results == [true, false, true])
+            #expect(try store.state(js[0].id) == .succeeded)
+            #expect(try store.state(js[1].id) == .running)
+            #expect(try store.state(js[2].id) == .dead)
+            #expect(try store.jobCompleteMany([]).isEmpty)
+        }
+    }
+
+    @Test func succeededStoresResultAndClearsError() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job()).id
+            let j1 = try store.claimAll()[0]
+            let retryAt = Date().addingTimeInterval(-1)
+            try store.complete(j1, .failed(error: "first", traceback: "tb", retryAt: retryAt))
+            let j2 = try store.claimAll()[0]
+            #expect(j2.attempt == 2)
+            #expect(j2.error == "first")
+            let end = Date()
+            try store.complete(j2, .succeeded(result: #"{"ok":true}"#), at: end)
+            let done = try #require(try store.jobGet(id: id))
+            #expect(done.state == .succeeded)
+            #expect(done.result == #"{"ok":true}"#)
+            #expect(done.error == nil)
+            #expect(done.attempt == 2)
+            #expect(abs(done.finishedAt!.timeIntervalSince(end)) < 0.001)
+            let runs = try store.jobRuns(id: id)
+            #expect(runs.map(\.outcome) == [.failed, .succeeded])
+            #expect(runs.map(\.attempt) == [1, 2])
+            #expect(runs[0].error == "first" && runs[0].traceback == "tb")
+            #expect(runs[1].error == nil && runs[1].finishedAt != nil)
+        }
+    }
+
+    @Test func failedWithRetryIsRetryingAtThatTime() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job()).id
+            let j = try store.claimAll()[0]
+            let at = Date().addingTimeInterval(120)
+            try store.complete(j, .failed(error: "nope", traceback: "stack", retryAt: at))
+            let after = try #require(try store.jobGet(id: id))
+            #expect(after.state == .retrying)
+            #expect(after.error == "nope")
+            #expect(after.finishedAt == nil)
+            #expect(abs(after.runAt.timeIntervalSince(at)) < 0.001)
+            #expect(try store.claimAll().isEmpty)
+            #expect(try store.claimAll(now: at.addingTimeInterval(1)).map(\.id) == [id])
+            // Unique key still held while retrying.
+            let run = try store.jobRuns(id: id)[0]
+            #expect(run.outcome == .failed && run.error == "nope" && run.traceback == "stack")
+        }
+    }
+
+    @Test func failedWithoutRetryIsDead() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job(uniqueKey: "d")).id
+            try store.complete(try store.claimAll()[0], .failed(error: "fatal", traceback: nil, retryAt: nil))
+            let after = try #require(try store.jobGet(id: id))
+            #expect(after.state == .dead)
+            #expect(after.error == "fatal")
+            #expect(after.finishedAt != nil)
+            #expect(try store.jobInsert(job(uniqueKey: "d")).duplicate == false)
+        }
+    }
+
+    @Test func snoozeDoesNotUseAnAttempt() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job(maxAttempts: 3)).id
+            let j = try store.claimAll()[0]
+            let until = Date().addingTimeInterval(30)
+            try store.complete(j, .snoozed(until: until))
+            let after = try #require(try store.jobGet(id: id))
+            #expect(after.state == .scheduled)
+            #expect(after.attempt == 1)
+            #expect(after.maxAttempts == 4)
+            #expect(abs(after.runAt.timeIntervalSince(until)) < 0.001)
+            #expect(try store.jobRuns(id: id)[0].outcome == .snoozed)
+            let again = try store.claimAll(now: until.addingTimeInterval(1))
+            #expect(again.map(\.attempt) == [2])
+            // Snoozing into the past makes it queued at once.
+            try store.complete(again[0], .snoozed(until: Date().addingTimeInterval(-1)))
+            #expect(try store.state(id) == .queued)
+        }
+    }
+
+    @Test func discardIsDeadWithTheReason() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job()).id
+            try store.complete(try store.claimAll()[0], .discarded(reason: "bad input"))
+            let after = try #require(try store.jobGet(id: id))
+            #expect(after.state == .dead && after.error == "bad input" && after.finishedAt != nil)
+            let run = try store.jobRuns(id: id)[0]
+            #expect(run.outcome == .discarded && run.error == "bad input")
+        }
+    }
+
+    @Test func abortedRetriesOrDiesOrIsCancelled() throws {
+        try withStore { store in
+            let a = try store.jobInsert(job()).id
+            let b = try store.jobInsert(job()).id
+            let c = try store.jobInsert(job()).id
+            let js = try store.claimAll()
+            #expect(try store.jobCancel(ids: [c]) == [c])
+            #expect(try store.jobCancelRequested(worker: "w1") == [c])
+            #expect(try store.jobCancelRequested(worker: "w2").isEmpty)
+            try store.complete(js[0], .aborted(error: "ttl exceeded", retryAt: Date()))
+            try store.complete(js[1], .aborted(error: "memory limit exceeded", retryAt: nil))
+            try store.complete(js[2], .aborted(error: "cancelled", retryAt: Date()))
+            #expect(try store.state(a) == .retrying)
+            #expect(try store.state(b) == .dead)
+            #expect(try store.state(c) == .cancelled)
+            #expect(try store.jobGet(id: a)?.error == "ttl exceeded")
+            for id in [a, b, c] { #expect(try store.jobRuns(id: id)[0].outcome == .aborted) }
+            #expect(try store.jobGet(id: c)?.finishedAt != nil)
+            #expect(try store.jobCancelRequested(worker: "w1").isEmpty)
+        }
+    }
+
+    @Test func releaseGivesTheAttemptBack() throws {
+        try withStore { store in
+            let id = try store.jobInsert(job()).id
+            let j = try store.claimAll()[0]
+            try store.complete(j, .released)
+            let after = try #require(try store.jobGet(id: id))
+            #expect(after.state == .queued)
+            #expect(after.attempt == 0)
+            let again = try store.claimAll()
+            #expect(again.map(\.attempt) == [1])
+            try store.complete(again[0], .succeeded(result: "null"))
+            let runs = try store.jobRuns(id: id)
+            #expect(runs.map(\.outcome) == [.released, .succeeded])
+            #expect(runs.map(\.attempt) == [1, 1])
+        }
+    }
+
+    @Test func pushesAndStoreWritesApplyOnlyOnSuccess() throws {
+        try withStore { store in
+            _ = try store.jobInsertMany([job("a"), job("b")])
+            let js = try store.claimAll()
+            let reserved = try store.jobReserveIDs(count: 2)
+            let pushes = [job("child", args: #"{"from":"a"}"#, id: reserved.lowerBound),
+                          job("child", args: #"{"from":"a2"}"#, runAt: Date().addingTimeInterval(60), id: reserved.upperBound)]
+            let writes = [StoreWrite(task: "a", key: "cursor", value: #"{"page":2}"#), StoreWrite(task: "a", key: "gone", value: nil)]
+            try store.storeApply([StoreWrite(task: "a", key: "gone", value: "1")])
+            // The failed attempt changes nothing.
+            try store.complete(js[1], .failed(error: "x", traceback: nil, retryAt: Date()),
+                               pushes: [job("child", args: #"{"from":"b"}"#)],
+                               writes: [StoreWrite(task: "a", key: "cursor", value: "\"b\"")])
+            #expect(try store.jobList(JobListParams(task: "child")).isEmpty)
+            #expect(try store.storeGet(task: "a", key: "cursor") == nil)
+            // The succeeded one applies both, with the reserved ids.
+            try store.complete(js[0], .succeeded(result: "null"), pushes: pushes, writes: writes)
+            let children = try store.jobList(JobListParams(task: "child"))
+            #expect(children.map(\.id) == [reserved.upperBound, reserved.lowerBound])
+            #expect(children.map(\.state) == [.scheduled, .queued])
+            #expect(try store.storeGet(task: "a", key: "cursor") == #"{"page":2}"#)
+            #expect(try store.storeGet(task: "a", key: "gone") == nil)
+            #expect(try store.storeGet(task: "b", key: "cursor") == nil)
+        }
+    }
+
+    @Test func expiredJobsAreDroppedAtClaim() throws {
+        try withStore { store in
+            let now = Date()
+            let stale = try store.jobInsert(job(expiresAt: now.addingTimeInterval(-1))).id
+            let fresh = try store.jobInsert(job(expiresAt: now.addingTimeInterval(60))).id
+            let otherQueue = try store.jobInsert(job(queue: "q2", expiresAt: now.addingTimeInterval(-1))).id
+            let claimed = try store.claimAll(now: now)
+            #expect(claimed.map(\.id) == [fresh])
+            let e = try #require(try store.jobGet(id: stale))
+            #expect(e.state == .expired)
+            #expect(e.error == "expired before it started")
+            #expect(e.finishedAt != nil)
+            #expect(try store.state(otherQueue) == .queued)
+            // Once started, a job no longer expires (its retry is not dropped).
+            try store.complete(claimed[0], .failed(error: "x", traceback: nil, retryAt: now))
+            #expect(try store.claimAll(now: now.addingTimeInterval(120)).map(\.id) == [fresh])
+        }
+    }
+}
