@@ -1,0 +1,34 @@
+# Crescent — build, run the example tasks, test.
+SWIFT ?= swift
+BIN = .build/debug/crescent
+
+.PHONY: deps build release run test bench screenshots clean
+
+# Debian packages Crescent builds against; installed only when missing.
+deps:
+	@if ! pkg-config --exists lua5.4 2>/dev/null || [ ! -f /usr/include/sqlite3.h ]; then \
+		echo "installing liblua5.4-dev libsqlite3-dev pkg-config"; \
+		apt-get update -q && apt-get install -y -q liblua5.4-dev libsqlite3-dev pkg-config; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# Runs Crescent on the example tasks/ with an embedded SQLite database (./crescent.db),
+# next to a small local stand-in for the profile API the example sync task calls.
+run: build
+	@python3 scripts/example-api.py 7421 & echo $$! > .example-api.pid
+	@trap 'kill `cat .example-api.pid` 2>/dev/null; rm -f .example-api.pid' EXIT INT TERM; \
+		$(BIN) run --config crescent.toml
+
+test: build
+	$(SWIFT) test
+
+bench: release
+	.build/release/crescent bench
+
+clean:
+	rm -rf .build crescent.db crescent.db-wal crescent.db-shm
