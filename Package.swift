@@ -76,5 +76,9 @@ let package = Package(
         .testTarget(name: "CrescentLuaTests", dependencies: ["CrescentLua"]),
         .testTarget(name: "CrescentRuntimeTests", dependencies: ["CrescentRuntime"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CrescentCore"]),
+        .testTarget(
+            name: "CrescentHTTPTests",
+            dependencies: ["CrescentHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
     ]
 )
