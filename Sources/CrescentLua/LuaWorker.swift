@@ -1,0 +1,295 @@
+import CLua
+import CLuaShim
+import CrescentCore
+import Foundation
+import Logging
+import Synchronization
+
+/// One Lua VM on its own thread, running each job as a coroutine.
+///
+/// The thread runs an event loop over a mailbox (submit, resume, cancel, install) and
+/// timers (sleep wake-ups, ttl deadlines). A host call that waits (sleep, http) yields
+/// the job's coroutine; its result arrives through the mailbox and the loop resumes
+/// it, so one VM holds thousands of waiting jobs. Completion callbacks are called on
+/// the worker's thread.
+public final class LuaWorker: @unchecked Sendable {
+    public let index: Int
+    private let vm: LuaVM
+    private let config: LuaConfig
+    private let logger: Logger
+
+    // Mailbox, guarded by `condition`.
+    private let condition = NSCondition()
+    private var mailbox: [Message] = []
+    private var stopping = false
+    private var stopped = false
+    private let exited = DispatchSemaphore(value: 0)
+
+    private let inFlightCount = Mutex<Int>(0)
+    // jobID → control block of its running attempt, for `cancel` from any thread.
+    private let controlsLock = NSLock()
+    private var controls: [Int64: OpaquePointer] = [:]
+
+    // Loop-thread state.
+    private var attempts: [UInt64: Attempt] = [:]
+    private var attemptByJob: [Int64: UInt64] = [:]
+    private var timers = TimerHeap()
+    private var nextSerial: UInt64 = 0
+    private var nextToken: UInt64 = 0
+    private let loopThread = Mutex<pthread_t?>(nil)
+
+    private enum Message {
+        case submit(ExecRequest, @Sendable (ExecResult) -> Void)
+        case resume(serial: UInt64, token: UInt64, payload: ResumePayload)
+        case cancel(Int64)
+        case call(() -> Void)
+    }
+
+    public init(index: Int, config: LuaConfig, host: LuaHost, logger: Logger) throws {
+        self.index = index
+        self.config = config
+        self.logger = logger
+        self.vm = try LuaVM(config: config, host: host, logger: logger)
+        vm.waiter = self
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "crescent-lua-\(index)"
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+
+    /// Attempts submitted and not yet completed.
+    public var inFlight: Int { inFlightCount.withLock { $0 } }
+
+    /// Loads the snapshot's task files into this VM (each task its own `_ENV`). New
+    /// attempts use them; running attempts finish on the version they started with. A
+    /// task whose file broke keeps its previous good version here. Blocks until done.
+    @discardableResult
+    public func install(_ snapshot: TaskSnapshot) -> [TaskLoadError] {
+        onLoop { self.vm.install(snapshot).errors } ?? [TaskLoadError(file: "", line: nil, message: "the Lua worker has stopped")]
+    }
+
+    /// The tasks loaded in this VM now.
+    public var definitions: [TaskDefinition] {
+        onLoop { self.vm.tasks.values.map(\.definition).sorted { $0.name < $1.name } } ?? []
+    }
+
+    /// Runs one attempt; `completion` is called on the worker's thread when it ends.
+    public func submit(_ request: ExecRequest, completion: @escaping @Sendable (ExecResult) -> Void) {
+        inFlightCount.withLock { $0 += 1 }
+        if !post(.submit(request, completion)) {
+            inFlightCount.withLock { $0 -= 1 }
+            let now = Date()
+            completion(ExecResult(jobID: request.job.id, attempt: request.job.attempt, outcome: .aborted(reason: "worker shut down"),
+                                  startedAt: now, finishedAt: now))
+        }
+    }
+
+    /// Aborts the running attempt of that job with reason "cancelled" (also one spinning in pure Lua).
+    public func cancel(jobID: Int64) {
+        controlsLock.lock()
+        if let ctl = controls[jobID] { crescent_ctl_request_abort(ctl, CRESCENT_ABORT_CANCEL) }
+        controlsLock.unlock()
+        _ = post(.cancel(jobID))
+    }
+
+    /// For `unique = { by = function(args) ... }`: the key for a job of `task` with
+    /// canonical args JSON, computed in this VM. Usable from any thread.
+    public func uniqueKey(task: String, args: String) throws -> String? {
+        let result: Result<String?, CrescentError>? = onLoop {
+            do throws(CrescentError) { return .success(try self.vm.uniqueKey(task: task, args: args)) } catch { return .failure(error) }
+        }
+        guard let result else { throw CrescentError.failed("the Lua worker has stopped") }
+        return try result.get()
+    }
+
+    /// Stops the loop. Attempts still running end with `.aborted("worker shut down")`.
+    public func shutdown() {
+        condition.lock()
+        let already = stopping
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if !already { exited.wait() }
+    }
+
+    deinit {
+        shutdown()
+    }
+
+    // MARK: mailbox
+
+    private func post(_ message: Message) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return false }
+        mailbox.append(message)
+        condition.signal()
+        return true
+    }
+
+    private var isLoopThread: Bool {
+        loopThread.withLock { t in t.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    }
+
+    /// Runs `body` on the loop thread and waits for its value; nil if the worker stopped.
+    private func onLoop<T>(_ body: @escaping () -> T) -> T? {
+        if isLoopThread { return body() }
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        guard post(.call({ box.value = body(); done.signal() })) else { return nil }
+        done.wait()
+        return box.value
+    }
+
+    private final class Box<T>: @unchecked Sendable { var value: T? }
+
+    // MARK: the loop
+
+    private func runLoop() {
+        loopThread.withLock { $0 = pthread_self() }
+        while true {
+            condition.lock()
+            while mailbox.isEmpty && !stopping {
+                if let next = timers.nextTime {
+                    let delta = next - crescent_monotonic()
+                    if delta <= 0 { break }
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: delta))
+                } else {
+                    condition.wait()
+                }
+            }
+            let batch = mailbox
+            mailbox.removeAll(keepingCapacity: true)
+            let stop = stopping
+            condition.unlock()
+            for message in batch { handle(message) }
+            fireTimers()
+            if stop { break }
+        }
+        for a in Array(attempts.values) { finish(a, .aborted(reason: "worker shut down")) }
+        condition.lock()
+        stopped = true
+        let leftovers = mailbox
+        mailbox.removeAll()
+        condition.unlock()
+        for case .call(let body) in leftovers { body() }
+        exited.signal()
+    }
+
+    private func handle(_ message: Message) {
+        switch message {
+        case .submit(let request, let completion):
+            nextSerial += 1
+            let a = Attempt(serial: nextSerial, request: request, logger: logger, completion: completion)
+            attempts[a.serial] = a
+            attemptByJob[request.job.id] = a.serial
+            controlsLock.lock()
+            controls[request.job.id] = a.ctl
+            controlsLock.unlock()
+            timers.push(time: a.deadline, serial: a.serial, token: 0)
+            vm.start(a, finish: finish)
+        case .resume(let serial, let token, let payload):
+            guard let a = attempts[serial], a.waitToken == token, token != 0 else { return }
+            a.waitToken = 0
+            vm.resume(a, with: payload, finish: finish)
+        case .cancel(let jobID):
+            guard let serial = attemptByJob[jobID], let a = attempts[serial] else { return }
+            finish(a, .aborted(reason: "cancelled"))
+        case .call(let body):
+            body()
+        }
+    }
+
+    private func fireTimers() {
+        let now = crescent_monotonic()
+        while let timer = timers.popDue(now: now) {
+            guard let a = attempts[timer.serial] else { continue }
+            if timer.token == 0 {
+                finish(a, .aborted(reason: "ttl exceeded"))
+            } else if a.waitToken == timer.token {
+                a.waitToken = 0
+                vm.resume(a, with: .nothing, finish: finish)
+            }
+        }
+    }
+
+    private func finish(_ a: Attempt, _ outcome: ExecOutcome) {
+        guard attempts.removeValue(forKey: a.serial) != nil else { return }
+        let jobID = a.request.job.id
+        if attemptByJob[jobID] == a.serial { attemptByJob.removeValue(forKey: jobID) }
+        controlsLock.lock()
+        if controls[jobID] == a.ctl { controls.removeValue(forKey: jobID) }
+        controlsLock.unlock()
+        vm.release(a, collect: outcome == .aborted(reason: "memory limit exceeded"))
+        var result = ExecResult(jobID: jobID, attempt: a.request.job.attempt, outcome: outcome,
+                                startedAt: a.startedAt, finishedAt: Date())
+        if case .succeeded = outcome {
+            result.pushes = a.pushes
+            result.storeWrites = a.storeWrites
+        }
+        inFlightCount.withLock { $0 -= 1 }
+        a.completion(result)
+    }
+}
+
+extension LuaWorker: LuaWaiter {
+    func waitSleep(_ attempt: Attempt, seconds: Double) {
+        nextToken += 1
+        attempt.waitToken = nextToken
+        timers.push(time: crescent_monotonic() + seconds, serial: attempt.serial, token: nextToken)
+    }
+
+    func waitHTTP(_ attempt: Attempt, request: HTTPAPI.Request) {
+        nextToken += 1
+        let token = nextToken
+        attempt.waitToken = token
+        let serial = attempt.serial
+        HTTPAPI.execute(request, maxConnectionsPerHost: config.maxConnectionsPerHost) { [weak self] result in
+            let payload: ResumePayload
+            switch result {
+            case .success(let response): payload = .http(response)
+            case .failure(let error): payload = .error(error.message)
+            }
+            _ = self?.post(.resume(serial: serial, token: token, payload: payload))
+        }
+    }
+}
+
+/// Timers of the loop: a binary min-heap on time. Token 0 is an attempt's ttl deadline;
+/// other tokens wake a sleeping attempt.
+struct TimerHeap {
+    struct Timer { var time: Double; var serial: UInt64; var token: UInt64 }
+    private var items: [Timer] = []
+
+    var nextTime: Double? { items.first?.time }
+
+    mutating func push(time: Double, serial: UInt64, token: UInt64) {
+        items.append(Timer(time: time, serial: serial, token: token))
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if items[p].time <= items[i].time { break }
+            items.swapAt(p, i)
+            i = p
+        }
+    }
+
+    mutating func popDue(now: Double) -> Timer? {
+        guard let first = items.first, first.time <= now else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < items.count, items[l].time < items[m].time { m = l }
+                if r < items.count, items[r].time < items[m].time { m = r }
+                if m == i { break }
+                items.swapAt(m, i)
+                i = m
+            }
+        }
+        return first
+    }
+}
