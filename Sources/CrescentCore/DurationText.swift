@@ -34,13 +34,18 @@ public enum DurationText {
         return total
     }
 
-    /// Formats seconds compactly: `90` → `"1m30s"`, `0.25` → `"250ms"`.
+    /// Formats seconds compactly, to the millisecond: `90` → `"1m30s"`, `0.25` → `"250ms"`,
+    /// `1.5` → `"1s500ms"`. The result parses back to the same value; negative values get a
+    /// leading `-` (display only).
     public static func format(_ seconds: Double) -> String {
-        if seconds < 1 && seconds > 0 { return "\(Int((seconds * 1000).rounded()))ms" }
-        var rest = Int(seconds.rounded())
+        if seconds.isNaN { return "0s" }
+        if seconds.isInfinite { return seconds > 0 ? "inf" : "-inf" }
+        guard abs(seconds) < 1e15 else { return "\(seconds)s" }
+        if seconds < 0 { return "-" + format(-seconds) }
+        var rest = Int64((seconds * 1000).rounded())
         if rest == 0 { return "0s" }
         var out = ""
-        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] where rest >= size {
             out += "\(rest / size)\(unit)"
             rest %= size
         }
@@ -53,10 +58,19 @@ public enum DurationText {
 public enum TimeText {
     public static func parse(_ text: String) throws(CrescentError) -> Date {
         let s = text.trimmingCharacters(in: .whitespaces)
-        if let epoch = Double(s), epoch.isFinite { return Date(timeIntervalSince1970: epoch) }
+        if let epoch = Double(s), epoch.isFinite {
+            guard epoch >= minEpoch && epoch <= maxEpoch else {
+                throw .usage("time \"\(text)\" is out of range (years 1 to 9999)")
+            }
+            return Date(timeIntervalSince1970: epoch)
+        }
         if let d = iso8601(s) { return d }
         throw .usage("time \"\(text)\" is not ISO 8601 (e.g. 2026-11-23T08:00:00Z) or epoch seconds")
     }
+
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z as epoch seconds.
+    static let minEpoch: Double = -62_135_596_800
+    static let maxEpoch: Double = 253_402_300_799
 
     static func iso8601(_ s: String) -> Date? {
         var strategy = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -67,8 +81,11 @@ public enum TimeText {
 
     /// `2026-11-23T08:00:00.000Z`
     public static func format(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var secs = ms / 1000
+        let t = date.timeIntervalSince1970.isNaN ? 0 : min(max(date.timeIntervalSince1970, minEpoch), maxEpoch + 0.999)
+        // Whole microseconds first, so -0.001 is not taken for -0.0010000000000000002.
+        let micros = Int64((t * 1_000_000).rounded())
+        let ms = micros >= 0 ? micros / 1000 : -((-micros + 999) / 1000)     // floor division
+        var secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000)
         let millis = Int(ms - secs * 1000)
         var days = secs / 86400
         secs -= days * 86400

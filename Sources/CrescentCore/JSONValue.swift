@@ -171,19 +171,41 @@ public enum JSONValue: Sendable, Equatable, Hashable {
             }
         }
 
+        func isDigit(at i: Int) -> Bool {
+            i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39
+        }
+
+        /// A number as RFC 8259 writes it: `-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?`.
         mutating func number() throws(CrescentError) -> JSONValue {
             let start = pos
             var isInt = true
             if pos < bytes.count, bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-            while pos < bytes.count {
-                let c = bytes[pos]
-                if c >= 0x30 && c <= 0x39 { pos += 1 }
-                else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") { isInt = false; pos += 1 }
-                else { break }
+            guard isDigit(at: pos) else {
+                if pos > start { throw fail("expected a digit after '-'") }
+                throw fail("unexpected character")
             }
-            guard pos > start, let text = String(bytes: bytes[start..<pos], encoding: .utf8) else { throw fail("unexpected character") }
+            if bytes[pos] == UInt8(ascii: "0") {
+                pos += 1
+                if isDigit(at: pos) { throw fail("numbers cannot have leading zeros") }
+            } else {
+                while isDigit(at: pos) { pos += 1 }
+            }
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+                isInt = false
+                pos += 1
+                guard isDigit(at: pos) else { throw fail("expected a digit after '.'") }
+                while isDigit(at: pos) { pos += 1 }
+            }
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+                isInt = false
+                pos += 1
+                if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+                guard isDigit(at: pos) else { throw fail("expected a digit in the exponent") }
+                while isDigit(at: pos) { pos += 1 }
+            }
+            let text = String(decoding: bytes[start..<pos], as: UTF8.self)
             if isInt, let i = Int64(text) { return .int(i) }
-            guard let d = Double(text), d.isFinite else { throw fail("bad number \"\(text)\"") }
+            guard let d = Double(text), d.isFinite else { throw fail("number \(text) is out of range") }
             return .double(d)
         }
 
@@ -219,10 +241,21 @@ public enum JSONValue: Sendable, Equatable, Hashable {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00, pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
-                        pos += 2
-                        let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
+                    if scalar >= 0xD800 && scalar < 0xDC00 {
+                        // A high surrogate pairs with a following low one; alone it is U+FFFD.
+                        let save = pos
+                        if pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
+                            pos += 2
+                            let low = try hex4()
+                            if low >= 0xDC00 && low < 0xE000 {
+                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                pos = save
+                                scalar = 0xFFFD
+                            }
+                        } else {
+                            scalar = 0xFFFD
+                        }
                     }
                     let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
                     out.append(contentsOf: Array(String(Character(u)).utf8))
