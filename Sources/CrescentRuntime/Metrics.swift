@@ -1,0 +1,38 @@
+import Metrics
+
+/// The metrics the pipeline reports, in one place, over swift-metrics.
+///
+/// Until a backend is bootstrapped (`CrescentHTTP.HTTPServer.bootstrapMetrics()` does it for
+/// Prometheus) every call is a no-op, so CLI commands and tests pay nothing.
+///
+/// | name | type | labels |
+/// | --- | --- | --- |
+/// | `crescent_jobs_finished_total` | counter | `task`, `queue`, `outcome` |
+/// | `crescent_job_duration_seconds` | histogram | `task`, `queue` |
+/// | `crescent_schedule_lag_seconds` | histogram | — |
+/// | `crescent_busy_workers` | gauge | — |
+public enum CrescentMetrics {
+    public static let jobsFinishedName = "crescent_jobs_finished_total"
+    public static let jobDurationName = "crescent_job_duration_seconds"
+    public static let scheduleLagName = "crescent_schedule_lag_seconds"
+    public static let busyWorkersName = "crescent_busy_workers"
+
+    /// One attempt ended: `outcome` is a run outcome (`succeeded`, `failed`, `snoozed`,
+    /// `discarded`, `aborted`, `released`); `seconds` is how long the attempt ran.
+    public static func jobFinished(task: String, queue: String, outcome: String, seconds: Double) {
+        Counter(label: jobsFinishedName, dimensions: [("task", task), ("queue", queue), ("outcome", outcome)]).increment()
+        guard seconds.isFinite, seconds >= 0 else { return }
+        Timer(label: jobDurationName, dimensions: [("task", task), ("queue", queue)]).recordSeconds(seconds)
+    }
+
+    /// How late a schedule occurrence was turned into a job (now − occurrence time).
+    public static func scheduleLag(seconds: Double) {
+        guard seconds.isFinite else { return }
+        Recorder(label: scheduleLagName, aggregate: true).record(max(0, seconds))
+    }
+
+    /// Jobs running in this process right now.
+    public static func busyWorkers(_ n: Int) {
+        Gauge(label: busyWorkersName).record(n)
+    }
+}

@@ -1,0 +1,87 @@
+import CrescentCore
+import Foundation
+import GRDB
+
+/// Runs finished in one minute, split as the dashboard charts them.
+public struct RunMinute: Sendable, Equatable {
+    /// Start of the minute.
+    public var start: Date
+    /// Runs that succeeded.
+    public var succeeded: Int
+    /// Runs that failed, were discarded or aborted.
+    public var failed: Int
+    public init(start: Date, succeeded: Int, failed: Int) {
+        self.start = start; self.succeeded = succeeded; self.failed = failed
+    }
+}
+
+// Read-only queries for the HTTP API, the dashboard and the metrics endpoint.
+extension SQLiteJobStore {
+    /// Answers when the database can be queried; throws otherwise (`/healthz`).
+    public func ping() throws {
+        _ = try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") }
+    }
+
+    /// Runs finished per minute over the `minutes` minutes ending at `now` (oldest first,
+    /// always `minutes` entries; the last one is the minute in progress).
+    public func runsPerMinute(minutes: Int = 60, now: Date = Date()) throws -> [RunMinute] {
+        let count = max(1, minutes)
+        let end = (now.epoch / 60).rounded(.down) * 60 + 60
+        let start = end - Double(count) * 60
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT CAST((finished_at - ?) / 60 AS INTEGER) AS minute, outcome, COUNT(*)
+                FROM runs WHERE finished_at >= ? AND finished_at < ? AND finished_at IS NOT NULL
+                GROUP BY minute, outcome
+                """, arguments: [start, start, end])
+        }
+        var buckets = (0..<count).map { RunMinute(start: dateFrom(start + Double($0) * 60), succeeded: 0, failed: 0) }
+        for row in rows {
+            let minute: Int = row[0]
+            guard buckets.indices.contains(minute), let outcome = (row[1] as String?).flatMap(RunOutcome.init(rawValue:)) else { continue }
+            let n: Int = row[2]
+            switch outcome {
+            case .succeeded: buckets[minute].succeeded += n
+            case .failed, .discarded, .aborted: buckets[minute].failed += n
+            case .snoozed, .released: break
+            }
+        }
+        return buckets
+    }
+
+    /// How many jobs match the filters of `params` (its limit and offset are ignored).
+    public func jobCount(_ params: JobListParams) throws -> Int {
+        var clauses: [String] = []
+        var args: StatementArguments = []
+        if let s = params.state { clauses.append("state = ?"); args += [s.rawValue] }
+        if let t = params.task { clauses.append("task = ?"); args += [t] }
+        if let q = params.queue { clauses.append("queue = ?"); args += [q] }
+        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        return try read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs \(whereSQL)", arguments: args) ?? 0
+        }
+    }
+
+    /// The earliest `run_at` of a due job (`queued`, or `scheduled`/`retrying` now due), per queue.
+    public func oldestDuePerQueue(now: Date = Date()) throws -> [String: Date] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT queue, MIN(run_at) FROM jobs
+                WHERE state IN ('scheduled','queued','retrying') AND run_at <= ?
+                GROUP BY queue
+                """, arguments: [now.epoch])
+            var out: [String: Date] = [:]
+            for row in rows { let key: String = row[0]; let at: Double = row[1]; out[key] = Date(timeIntervalSince1970: at) }
+            return out
+        }
+    }
+
+    /// Distinct task names and queue names that have jobs, sorted (filter menus).
+    public func jobTasksAndQueues() throws -> (tasks: [String], queues: [String]) {
+        try read { db in
+            let tasks = try String.fetchAll(db, sql: "SELECT DISTINCT task FROM jobs ORDER BY task")
+            let queues = try String.fetchAll(db, sql: "SELECT DISTINCT queue FROM jobs ORDER BY queue")
+            return (tasks, queues)
+        }
+    }
+}
