@@ -34,7 +34,7 @@ extension SQLiteJobStore {
             try db.execute(sql: """
                 DELETE FROM jobs WHERE task = ? AND state = 'scheduled' AND attempt = 0
                   AND scheduled_for IS NOT NULL AND scheduled_for > ?
-                """, arguments: [task, after.epoch])
+                """, arguments: [task, after.occurrenceEpoch])
             return db.changesCount
         }
     }

@@ -33,6 +33,7 @@ struct ConcurrencyTests {
         let db = try TempDatabase()
         let stores = [try db.open(), try db.open()]
         let perInserter = 400
+        let expectedTotal = 2 * (perInserter - perInserter / 50 + perInserter / 50 * 10)
         let collector = Collector()
         // Two inserting threads and four claiming-and-completing threads, across both stores.
         onThreads(6) { i in
@@ -61,8 +62,10 @@ struct ConcurrencyTests {
                         if applied.contains(false) { collector.add(error: CrescentError.failed("a completion was fenced out")) }
                         if jobs.isEmpty {
                             idle += 1
-                            // The inserters are done and nothing is left.
-                            if idle > 200, try store.jobCounts().allSatisfy({ $0.state == .succeeded }) { break }
+                            // Every job that will be inserted has succeeded.
+                            if idle > 10, try store.jobCounts().reduce(0, { $0 + ($1.state == .succeeded ? $1.count : 0) }) == expectedTotal {
+                                break
+                            }
                             Thread.sleep(forTimeInterval: 0.001)
                         } else {
                             idle = 0
@@ -75,7 +78,6 @@ struct ConcurrencyTests {
         }
         let (claimed, inserted, errors) = collector.snapshot
         #expect(errors.isEmpty, "\(errors.prefix(3))")
-        let expectedTotal = 2 * (perInserter - perInserter / 50 + perInserter / 50 * 10)
         #expect(inserted.count == expectedTotal)
         #expect(Set(inserted).count == inserted.count)
         #expect(claimed.count == inserted.count, "every job claimed exactly once")
@@ -106,6 +108,23 @@ struct ConcurrencyTests {
         #expect(Set(inserted).count == 1)
         #expect(Set(occurrences).count == 1)
         #expect(try stores[0].jobList(JobListParams(limit: 100)).count == 2)
+    }
+
+    @Test func severalStoresCreatingOneNewFileAtOnce() throws {
+        let db = try TempDatabase()
+        let collector = Collector()
+        onThreads(4) { i in
+            do {
+                let store = try db.open()
+                collector.add(inserted: [try store.jobInsert(job("t\(i)")).id])
+            } catch {
+                collector.add(error: error)
+            }
+        }
+        let (_, inserted, errors) = collector.snapshot
+        #expect(errors.isEmpty, "\(errors.prefix(3))")
+        #expect(Set(inserted).count == 4)
+        #expect(try db.open().jobList(JobListParams()).count == 4)
     }
 
     @Test func reservedIDBlocksDoNotOverlapAcrossStores() throws {
