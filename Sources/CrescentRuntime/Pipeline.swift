@@ -1,0 +1,344 @@
+import CrescentCore
+import CrescentLua
+import CrescentStore
+import Foundation
+import Logging
+
+/// The job pipeline of one `run` process: the Producer claims due jobs per queue (in priority
+/// order, never more than the queue's free slots) and hands them to the Lua workers; the
+/// Completer writes their outcomes, with side effects, in batches of one transaction each.
+///
+/// Both stages are plain threads: the hot path takes no actor hops. `NSCondition`s wake the
+/// Producer when slots free up or jobs are pushed, and the Completer when results arrive.
+public final class Pipeline: @unchecked Sendable {
+    /// A job handed to a worker, remembered until its completion is written.
+    struct InFlight {
+        var job: Job
+        var definition: TaskDefinition
+        var worker: Int
+        var startedAt: Date
+    }
+
+    struct QueueSlot {
+        var name: String
+        var concurrency: Int
+        var inFlight = 0
+    }
+
+    let store: JobStore
+    let registry: TaskRegistry
+    let workers: [LuaWorker]
+    let processID: String
+    let logger: Logger
+    /// Producer wait when nothing is due (another process may enqueue meanwhile).
+    let pollInterval: Double
+    let explicitQueues: [Config.Queue]
+    let restricted: Bool
+    let defaultConcurrency: Int
+    let batchLimit = 512
+    /// `run --limit`: never start more runs than this in total.
+    let maxRuns: Int?
+    private var started = 0                       // guarded by producerCond
+
+    private let producerCond = NSCondition()
+    private var queues: [QueueSlot] = []          // guarded by producerCond
+    private var running: [Int64: InFlight] = [:]  // guarded by producerCond
+    private var workerLoad: [Int]                 // guarded by producerCond
+    private var stopping = false                  // guarded by producerCond
+    private var wakeRequested = false             // guarded by producerCond
+
+    private let completerCond = NSCondition()
+    private var results: [ExecResult] = []        // guarded by completerCond
+    private var completerStopping = false         // guarded by completerCond
+    private var finished = 0                      // guarded by completerCond
+
+    private var producerThread: Thread?
+    private var completerThread: Thread?
+    private let threadsDone = DispatchGroup()
+
+    /// Called on the Completer thread after each batch with the total runs finished so far.
+    public var onFinished: (@Sendable (Int) -> Void)?
+
+    public init(store: JobStore, registry: TaskRegistry, workers: [LuaWorker], processID: String,
+                queues: [Config.Queue], restricted: Bool, defaultConcurrency: Int, maxRuns: Int? = nil,
+                pollInterval: Double = 0.1, logger: Logger) {
+        self.maxRuns = maxRuns
+        self.store = store
+        self.registry = registry
+        self.workers = workers
+        self.processID = processID
+        self.explicitQueues = queues
+        self.restricted = restricted
+        self.defaultConcurrency = defaultConcurrency
+        self.pollInterval = pollInterval
+        self.logger = logger
+        self.workerLoad = Array(repeating: 0, count: workers.count)
+        self.queues = queues.map { QueueSlot(name: $0.name, concurrency: $0.concurrency) }
+    }
+
+    public func start() {
+        threadsDone.enter()
+        threadsDone.enter()
+        let producer = Thread { [self] in produceLoop(); threadsDone.leave() }
+        producer.name = "crescent-producer"
+        let completer = Thread { [self] in completeLoop(); threadsDone.leave() }
+        completer.name = "crescent-completer"
+        producerThread = producer
+        completerThread = completer
+        producer.start()
+        completer.start()
+    }
+
+    /// Wakes the Producer now (a job was enqueued or a slot freed).
+    public func wake() {
+        producerCond.lock()
+        wakeRequested = true
+        producerCond.signal()
+        producerCond.unlock()
+    }
+
+    public var busy: Int {
+        producerCond.lock()
+        defer { producerCond.unlock() }
+        return running.count
+    }
+
+    public var finishedRuns: Int {
+        completerCond.lock()
+        defer { completerCond.unlock() }
+        return finished
+    }
+
+    /// Which worker holds a running job (for cancel).
+    public func cancel(jobIDs: [Int64]) {
+        producerCond.lock()
+        let targets = jobIDs.compactMap { id in running[id].map { (id, $0.worker) } }
+        producerCond.unlock()
+        for (id, worker) in targets { workers[worker].cancel(jobID: id) }
+    }
+
+    /// Graceful stop (SPEC §1): stop fetching, wait up to `timeout` for running jobs, then
+    /// release what is left back to the queue (run outcome `released`).
+    public func shutdown(timeout: Double) {
+        producerCond.lock()
+        stopping = true
+        producerCond.broadcast()
+        producerCond.unlock()
+
+        let deadline = Date().addingTimeInterval(timeout)
+        producerCond.lock()
+        while !running.isEmpty && Date() < deadline {
+            _ = producerCond.wait(until: min(deadline, Date().addingTimeInterval(0.05)))
+        }
+        let leftovers = Array(running.values)
+        producerCond.unlock()
+
+        if !leftovers.isEmpty {
+            let now = Date()
+            let releases = leftovers.map {
+                JobCompletion(jobID: $0.job.id, attempt: $0.job.attempt, worker: processID, finishedAt: now, outcome: .released)
+            }
+            do {
+                _ = try store.jobCompleteMany(releases)
+                logger.info("released running jobs at shutdown", metadata: ["count": "\(leftovers.count)"])
+            } catch {
+                logger.error("could not release running jobs; their lease will expire", metadata: ["error": "\(error)"])
+            }
+            for item in leftovers { workers[item.worker].cancel(jobID: item.job.id) }
+        }
+
+        completerCond.lock()
+        completerStopping = true
+        completerCond.broadcast()
+        completerCond.unlock()
+        threadsDone.wait()
+    }
+
+    // MARK: Producer
+
+    /// Queues in fetch order: configured (or `--queues`) first, then queues named by tasks.
+    private func refreshQueues() {
+        guard !restricted else { return }
+        let named = Set(registry.current.tasks.values.map(\.queue))
+        for name in named.sorted() where !queues.contains(where: { $0.name == name }) {
+            queues.append(QueueSlot(name: name, concurrency: defaultConcurrency))
+        }
+    }
+
+    private func produceLoop() {
+        var lastRefresh = Date.distantPast
+        while true {
+            producerCond.lock()
+            if stopping { producerCond.unlock(); return }
+            if Date().timeIntervalSince(lastRefresh) > 1 {
+                refreshQueues()
+                lastRefresh = Date()
+            }
+            var budget = maxRuns.map { $0 - started } ?? Int.max
+            var wants: [(Int, String, Int)] = []
+            for (i, q) in queues.enumerated() where q.concurrency > q.inFlight && budget > 0 {
+                let n = min(batchLimit, q.concurrency - q.inFlight, budget)
+                wants.append((i, q.name, n))
+                budget -= n
+            }
+            producerCond.unlock()
+
+            var claimed = 0
+            for (index, name, free) in wants {
+                let jobs: [Job]
+                do {
+                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: free, worker: processID))
+                } catch {
+                    logger.error("claim failed", metadata: ["queue": "\(name)", "error": "\(error)"])
+                    continue
+                }
+                claimed += jobs.count
+                for job in jobs { dispatch(job, queueIndex: index) }
+            }
+
+            producerCond.lock()
+            if claimed == 0 && !wakeRequested && !stopping {
+                _ = producerCond.wait(until: Date().addingTimeInterval(pollInterval))
+            }
+            wakeRequested = false
+            producerCond.unlock()
+        }
+    }
+
+    private func dispatch(_ job: Job, queueIndex: Int) {
+        guard let definition = registry.task(named: job.task) else {
+            // The task's file is gone: hand the job back for later without using an attempt.
+            logger.warning("job waits for a missing task", metadata: ["job.id": "\(job.id)", "task": "\(job.task)"])
+            let completion = JobCompletion(jobID: job.id, attempt: job.attempt, worker: processID,
+                                           outcome: .snoozed(until: Date().addingTimeInterval(30)))
+            _ = try? store.jobCompleteMany([completion])
+            return
+        }
+        producerCond.lock()
+        var best = 0
+        for i in workerLoad.indices where workerLoad[i] < workerLoad[best] { best = i }
+        workerLoad[best] += 1
+        started += 1
+        queues[queueIndex].inFlight += 1
+        let startedAt = Date()
+        running[job.id] = InFlight(job: job, definition: definition, worker: best, startedAt: startedAt)
+        producerCond.unlock()
+
+        logger.debug("job started", metadata: [
+            "job.id": "\(job.id)", "task": "\(job.task)", "queue": "\(job.queue)", "attempt": "\(job.attempt)",
+        ])
+        workers[best].submit(ExecRequest(job: job, ttl: definition.ttl)) { [self] result in
+            completerCond.lock()
+            results.append(result)
+            completerCond.signal()
+            completerCond.unlock()
+        }
+    }
+
+    // MARK: Completer
+
+    private func completeLoop() {
+        while true {
+            completerCond.lock()
+            while results.isEmpty && !completerStopping { completerCond.wait() }
+            if results.isEmpty && completerStopping { completerCond.unlock(); return }
+            let batch = results
+            results.removeAll(keepingCapacity: true)
+            completerCond.unlock()
+            complete(batch)
+        }
+    }
+
+    private func complete(_ batch: [ExecResult]) {
+        producerCond.lock()
+        let items = batch.map { running[$0.jobID] }
+        producerCond.unlock()
+
+        var completions: [JobCompletion] = []
+        completions.reserveCapacity(batch.count)
+        for (result, item) in zip(batch, items) {
+            guard let item else { continue }  // released at shutdown already
+            completions.append(completion(for: result, of: item))
+        }
+
+        var applied: [Bool] = []
+        var delay = 0.05
+        while true {
+            do {
+                applied = try store.jobCompleteMany(completions)
+                break
+            } catch {
+                logger.error("completion failed; retrying", metadata: ["error": "\(error)", "count": "\(completions.count)"])
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 2)
+            }
+        }
+
+        producerCond.lock()
+        for (result, item) in zip(batch, items) {
+            guard let item, running.removeValue(forKey: result.jobID) != nil else { continue }
+            workerLoad[item.worker] -= 1
+            if let q = queues.firstIndex(where: { $0.name == item.job.queue }) { queues[q].inFlight -= 1 }
+        }
+        wakeRequested = true
+        producerCond.broadcast()
+        producerCond.unlock()
+
+        for (index, completion) in completions.enumerated() {
+            log(completion, applied: index < applied.count ? applied[index] : false,
+                item: items.compactMap { $0 }.first { $0.job.id == completion.jobID })
+        }
+
+        completerCond.lock()
+        finished += batch.count
+        let total = finished
+        completerCond.unlock()
+        onFinished?(total)
+    }
+
+    private func completion(for result: ExecResult, of item: InFlight) -> JobCompletion {
+        let job = item.job
+        let now = result.finishedAt
+        let retryAt: Date? = job.attempt < job.maxAttempts
+            ? now.addingTimeInterval(item.definition.retry.delay(afterAttempt: job.attempt)) : nil
+        let outcome: CompletionOutcome
+        switch result.outcome {
+        case .succeeded(let value): outcome = .succeeded(result: value)
+        case .failed(let message, let traceback): outcome = .failed(error: message, traceback: traceback, retryAt: retryAt)
+        case .snoozed(let seconds): outcome = .snoozed(until: now.addingTimeInterval(seconds))
+        case .discarded(let reason): outcome = .discarded(reason: reason)
+        case .aborted(let reason): outcome = .aborted(error: reason, retryAt: reason == "cancelled" ? nil : retryAt)
+        }
+        return JobCompletion(jobID: job.id, attempt: job.attempt, worker: processID, finishedAt: now, outcome: outcome,
+                             pushes: result.pushes, storeWrites: result.storeWrites)
+    }
+
+    private func log(_ completion: JobCompletion, applied: Bool, item: InFlight?) {
+        guard let item else { return }
+        var meta: Logger.Metadata = [
+            "job.id": "\(item.job.id)", "task": "\(item.job.task)", "queue": "\(item.job.queue)",
+            "attempt": "\(item.job.attempt)",
+            "duration_ms": "\(Int(completion.finishedAt.timeIntervalSince(item.startedAt) * 1000))",
+        ]
+        if !applied {
+            logger.warning("job outcome rejected: the job is no longer this attempt of this process", metadata: meta)
+            return
+        }
+        switch completion.outcome {
+        case .succeeded:
+            logger.debug("job succeeded", metadata: meta)
+        case .failed(let error, _, let retryAt), .aborted(let error, let retryAt):
+            meta["error"] = "\(error)"
+            if let retryAt { meta["retry_at"] = "\(TimeText.format(retryAt))" }
+            logger.warning(retryAt == nil ? "job failed for good" : "job failed; will retry", metadata: meta)
+        case .snoozed(let until):
+            meta["until"] = "\(TimeText.format(until))"
+            logger.debug("job snoozed", metadata: meta)
+        case .discarded(let reason):
+            meta["error"] = "\(reason)"
+            logger.warning("job discarded", metadata: meta)
+        case .released:
+            logger.info("job released", metadata: meta)
+        }
+    }
+}

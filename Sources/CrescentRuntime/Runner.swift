@@ -1,0 +1,157 @@
+import CrescentCore
+import CrescentLua
+import CrescentStore
+import Foundation
+import Logging
+
+extension Config {
+    /// The Lua side's view of this config.
+    public var luaConfig: LuaConfig {
+        LuaConfig(tasksDir: tasksDir, displayRoot: baseDir, memoryLimit: memoryLimit, env: env,
+                  httpTimeout: httpTimeout, maxConnectionsPerHost: maxConnectionsPerHost)
+    }
+
+    public func openStore() throws(CrescentError) -> SQLiteJobStore {
+        do {
+            return try SQLiteJobStore(path: database, durability: durability == .full ? .full : .normal)
+        } catch {
+            throw .failed("cannot open the database \(database): \(error)")
+        }
+    }
+
+    /// Reads and validates the tasks directory into a fresh registry.
+    public func loadTasks(version: Int = 1) -> (TaskSnapshot, TaskRegistry) {
+        let snapshot = TaskSnapshot.read(tasksDir: tasksDir, displayRoot: baseDir, version: version)
+        let set = TaskLoader.load(snapshot, config: luaConfig)
+        let registry = TaskRegistry()
+        registry.install(definitions: set.definitions, errors: set.errors, version: version)
+        return (snapshot, registry)
+    }
+}
+
+/// `crescent run`: wires the store, the Lua workers, the Pipeline, the Scheduler and the
+/// Maintenance loop, and runs them until a signal, `--limit` or `crescent stop`.
+public final class Runner: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var queues: [String]?
+        public var limit: Int?
+        public init(queues: [String]? = nil, limit: Int? = nil) { self.queues = queues; self.limit = limit }
+    }
+
+    let config: Config
+    let options: Options
+    let logger: Logger
+    private let stopSignal = DispatchSemaphore(value: 0)
+    private let stopLock = NSLock()
+    private var stopRequested = false
+    private var signalSources: [DispatchSourceSignal] = []
+    private var signalCount = 0
+
+    public init(config: Config, options: Options, logger: Logger) {
+        self.config = config
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Asks the runner to stop gracefully (idempotent).
+    public func requestStop() {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        guard !stopRequested else { return }
+        stopRequested = true
+        stopSignal.signal()
+    }
+
+    /// Runs until stopped; returns the process exit code.
+    public func run() throws(CrescentError) -> Int32 {
+        let store = try config.openStore()
+        let (snapshot, registry) = config.loadTasks()
+        let current = registry.current
+        logger.info("tasks loaded", metadata: ["tasks": "\(current.tasks.count)", "errors": "\(current.errors.count)", "dir": "\(config.tasksDir.path)"])
+        for error in current.errors {
+            logger.error("task file failed to load", metadata: ["file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)"])
+        }
+
+        let host = RuntimeHost(store: store, registry: registry)
+        var workers: [LuaWorker] = []
+        for i in 0..<config.threads {
+            do {
+                let worker = try LuaWorker(index: i, config: config.luaConfig, host: host, logger: logger)
+                _ = worker.install(snapshot)
+                workers.append(worker)
+            } catch {
+                throw .failed("cannot start Lua worker \(i): \(error)")
+            }
+        }
+
+        let queues: [Config.Queue]
+        if let names = options.queues {
+            queues = names.map { name in config.queues.first { $0.name == name } ?? .init(name: name, concurrency: config.defaultConcurrency) }
+        } else {
+            queues = config.queues
+        }
+        let hostName = Foundation.ProcessInfo.processInfo.hostName
+        let pid = getpid()
+        let processID = "\(hostName):\(pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        let now = Date()
+        let process = WorkerProcess(id: processID, host: hostName, pid: pid, queues: queues.map(\.name), startedAt: now, heartbeatAt: now)
+
+        let pipeline = Pipeline(store: store, registry: registry, workers: workers, processID: processID, queues: queues,
+                                restricted: options.queues != nil, defaultConcurrency: config.defaultConcurrency,
+                                maxRuns: options.limit, logger: logger)
+        if let limit = options.limit {
+            pipeline.onFinished = { [weak self] total in if total >= limit { self?.requestStop() } }
+        }
+        let scheduler = Scheduler(store: store, registry: registry, logger: logger, onFired: { pipeline.wake() })
+        let maintenance = Maintenance(
+            store: store, registry: registry, process: process,
+            settings: .init(lease: config.lease, heartbeat: min(2, config.lease / 3),
+                            retentionSucceeded: config.retentionSucceeded, retentionDead: config.retentionDead),
+            logger: logger, busy: { pipeline.busy }, cancel: { pipeline.cancel(jobIDs: $0) },
+            onStopRequested: { [weak self] in self?.requestStop() })
+
+        do {
+            try maintenance.start()
+        } catch {
+            throw .failed("cannot register this process in the database: \(error)")
+        }
+        installSignalHandlers()
+        pipeline.start()
+        scheduler.start()
+        logger.info("crescent running", metadata: [
+            "process": "\(processID)", "threads": "\(config.threads)", "queues": "\(queues.map(\.name).joined(separator: ","))",
+            "database": "\(config.database)",
+        ])
+
+        stopSignal.wait()
+        logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": "\(config.shutdownTimeout)"])
+        scheduler.stop()
+        pipeline.shutdown(timeout: options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout)
+        maintenance.stop()
+        for worker in workers { worker.shutdown() }
+        logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
+        return 0
+    }
+
+    /// First SIGINT/SIGTERM: graceful stop. Second: exit at once.
+    private func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.stopLock.lock()
+                self.signalCount += 1
+                let count = self.signalCount
+                self.stopLock.unlock()
+                if count >= 2 {
+                    self.logger.warning("second signal: exiting now; running jobs return to the queue when their lease expires")
+                    exit(1)
+                }
+                self.requestStop()
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import CrescentCore
+import CrescentLua
+import CrescentStore
+import Foundation
+
+/// What handlers reach through the Lua host APIs, backed by the store and the registry.
+final class RuntimeHost: LuaHost, @unchecked Sendable {
+    let store: JobStore
+    let registry: TaskRegistry
+    private let lock = NSLock()
+    private var reserved: ClosedRange<Int64>?
+    private var nextID: Int64 = 0
+    /// Ids reserved per round trip to the database for `queue.push`.
+    let reserveBlock = 256
+
+    init(store: JobStore, registry: TaskRegistry) {
+        self.store = store
+        self.registry = registry
+    }
+
+    func task(named name: String) -> TaskDefinition? { registry.task(named: name) }
+
+    func storeGet(task: String, key: String) throws -> JSONValue? {
+        guard let text = try store.storeGet(task: task, key: key) else { return nil }
+        return try JSONValue.decode(text)
+    }
+
+    func reserveJobID() throws -> Int64 {
+        lock.lock()
+        defer { lock.unlock() }
+        if let block = reserved, nextID <= block.upperBound {
+            defer { nextID += 1 }
+            return nextID
+        }
+        let block = try store.jobReserveIDs(count: reserveBlock)
+        reserved = block
+        nextID = block.lowerBound + 1
+        return block.lowerBound
+    }
+
+    func findActiveUnique(key: String, period: Double?) throws -> Int64? {
+        try store.jobFindActiveUnique(key: key, period: period, now: Date())
+    }
+}
+
+/// For `crescent exec`: the real APIs, but nothing is written. Pushes get made-up ids, store
+/// reads see the database when there is one.
+final class ExecHost: LuaHost, @unchecked Sendable {
+    let store: JobStore?
+    let registry: TaskRegistry
+    private let lock = NSLock()
+    private var nextID: Int64 = 1
+
+    init(store: JobStore?, registry: TaskRegistry) {
+        self.store = store
+        self.registry = registry
+    }
+
+    func task(named name: String) -> TaskDefinition? { registry.task(named: name) }
+
+    func storeGet(task: String, key: String) throws -> JSONValue? {
+        guard let text = try store?.storeGet(task: task, key: key) else { return nil }
+        return try JSONValue.decode(text)
+    }
+
+    func reserveJobID() throws -> Int64 {
+        lock.lock()
+        defer { lock.unlock() }
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    func findActiveUnique(key: String, period: Double?) throws -> Int64? {
+        try store?.jobFindActiveUnique(key: key, period: period, now: Date())
+    }
+}

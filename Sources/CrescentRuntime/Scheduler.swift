@@ -1,0 +1,145 @@
+import CrescentCore
+import CrescentStore
+import Foundation
+import Logging
+
+/// Turns each schedule occurrence into one job (SPEC §3).
+///
+/// The last fired occurrence per task is persisted; occurrences are inserted when due with
+/// `scheduled_for` set, and the store's unique (task, scheduled_for) index makes each one a
+/// single job however many processes run this loop. After downtime, `missed` decides which of
+/// the occurrences that fell due while nobody ran become jobs.
+public final class Scheduler: @unchecked Sendable {
+    let store: JobStore
+    let registry: TaskRegistry
+    let logger: Logger
+    /// An occurrence older than this when first seen counts as missed (the runner was down).
+    let grace: Double = 30
+    /// Called after jobs were inserted, to wake the Producer.
+    let onFired: @Sendable () -> Void
+
+    private let cond = NSCondition()
+    private var stopping = false
+    private var woken = false
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+    /// The spec each task was last evaluated with; a changed spec resets its baseline.
+    private var seenSpecs: [String: String] = [:]
+
+    public init(store: JobStore, registry: TaskRegistry, logger: Logger, onFired: @escaping @Sendable () -> Void) {
+        self.store = store
+        self.registry = registry
+        self.logger = logger
+        self.onFired = onFired
+    }
+
+    public func start() {
+        let t = Thread { [self] in loop(); done.signal() }
+        t.name = "crescent-scheduler"
+        thread = t
+        t.start()
+    }
+
+    /// Re-evaluate now (the tasks changed).
+    public func wake() {
+        cond.lock()
+        woken = true
+        cond.signal()
+        cond.unlock()
+    }
+
+    public func stop() {
+        cond.lock()
+        stopping = true
+        cond.signal()
+        cond.unlock()
+        done.wait()
+    }
+
+    private func loop() {
+        while true {
+            let next = tick(now: Date())
+            cond.lock()
+            if stopping { cond.unlock(); return }
+            if !woken {
+                // Sleep until the next occurrence, at most 1 s (to notice other changes).
+                let until = min(next ?? .distantFuture, Date().addingTimeInterval(1))
+                _ = cond.wait(until: until)
+            }
+            woken = false
+            let stop = stopping
+            cond.unlock()
+            if stop { return }
+        }
+    }
+
+    /// Fires every task's due occurrences; returns the earliest next occurrence.
+    @discardableResult
+    public func tick(now: Date) -> Date? {
+        var earliest: Date?
+        for definition in registry.current.tasks.values {
+            guard let schedule = definition.schedule else { continue }
+            do {
+                if let next = try fire(definition, schedule, now: now) {
+                    earliest = min(earliest ?? next, next)
+                }
+            } catch {
+                logger.error("schedule evaluation failed", metadata: ["task": "\(definition.name)", "error": "\(error)"])
+            }
+        }
+        return earliest
+    }
+
+    private func specKey(_ d: TaskDefinition) -> String {
+        "\(d.scheduleText ?? "")|\(d.timezone.identifier)|\(d.missed.rawValue)"
+    }
+
+    private func fire(_ def: TaskDefinition, _ schedule: Schedule, now: Date) throws -> Date? {
+        let spec = specKey(def)
+        var last = try store.scheduleLastFired(task: def.name)
+        if let seen = seenSpecs[def.name], seen != spec {
+            // The schedule changed: drop not-yet-started occurrences of the old spec and
+            // start the new one from now.
+            let removed = try store.scheduleRemovePending(task: def.name, after: now)
+            logger.info("schedule changed", metadata: ["task": "\(def.name)", "schedule": "\(def.scheduleText ?? "")", "removed_pending": "\(removed)"])
+            last = now
+            _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))
+        }
+        seenSpecs[def.name] = spec
+        guard let from = last else {
+            // First sight of this task: start from now, nothing is "missed".
+            _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))
+            return schedule.next(after: now, in: def.timezone)
+        }
+        let due = schedule.occurrences(after: from, through: now, limit: 1000, in: def.timezone)
+        if !due.isEmpty {
+            let chosen: [Date]
+            switch def.missed {
+            case .all: chosen = due
+            case .once: chosen = [due.last!]
+            case .skip: chosen = due.filter { now.timeIntervalSince($0) <= grace }
+            }
+            let jobs = chosen.map { def.newJob(args: "{}", runAt: $0, scheduledFor: $0) }
+            let results = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: jobs, lastFired: due.last!))
+            let skippedMissed = due.count - chosen.count
+            if skippedMissed > 0 {
+                logger.info("missed occurrences not run", metadata: ["task": "\(def.name)", "count": "\(skippedMissed)", "missed": "\(def.missed.rawValue)"])
+            }
+            var inserted = 0
+            for (occurrence, result) in zip(chosen, results) {
+                if result.duplicate {
+                    if def.unique != nil {
+                        logger.info("occurrence skipped: the previous job is still active", metadata: [
+                            "task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": "\(result.id)",
+                        ])
+                    }
+                } else {
+                    inserted += 1
+                    logger.debug("occurrence fired", metadata: ["task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": "\(result.id)"])
+                }
+            }
+            if inserted > 0 { onFired() }
+        }
+        return schedule.next(after: max(now, due.last ?? from), in: def.timezone)
+    }
+}
