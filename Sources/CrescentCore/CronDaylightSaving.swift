@@ -70,6 +70,14 @@ struct CronZoneWalk {
                 if back > 0 && back < CronZoneWalk.dstLimit && u < t + back { repeatFloor = t + before }
             }
         }
+        if !cron.followsClock {
+            // Starting exactly at a spring-forward jump: the skipped local times fire now.
+            let before = offset(u - 1), after = offset(u)
+            let delta = after - before
+            if delta > 0 && delta < CronZoneWalk.dstLimit && cron.nextLocal(from: u + before, through: u + after - 1) != nil {
+                return u
+            }
+        }
         while u <= end {
             let off = offset(u)
             let change = nextChange(after: u, offsetAtT: off)
