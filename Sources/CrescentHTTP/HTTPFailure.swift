@@ -1,0 +1,106 @@
+import CrescentCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// An error answered to an HTTP client: a status and one clear sentence.
+struct HTTPFailure: Error, Sendable {
+    var status: HTTPResponse.Status
+    var message: String
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status; self.message = message; self.headers = headers
+    }
+
+    static func badRequest(_ message: String) -> HTTPFailure { .init(.badRequest, message) }
+    static func notFound(_ message: String) -> HTTPFailure { .init(.notFound, message) }
+    static func conflict(_ message: String) -> HTTPFailure { .init(.conflict, message) }
+    static func forbidden(_ message: String) -> HTTPFailure { .init(.forbidden, message) }
+    static var unauthorized: HTTPFailure {
+        .init(.unauthorized, "authentication required", headers: [.wwwAuthenticate: "Basic realm=\"crescent\""])
+    }
+    static var tooLarge: HTTPFailure {
+        .init(.contentTooLarge, "request body is larger than \(HTTPServer.maxBodySize) bytes")
+    }
+
+    /// The one mapping from any error to status and message.
+    static func from(_ error: any Error) -> HTTPFailure {
+        switch error {
+        case let e as HTTPFailure:
+            return e
+        case let e as CrescentError:
+            switch e.kind {
+            case .usage, .config, .task: return .init(.badRequest, e.description)
+            case .notFound: return .init(.notFound, e.message)
+            case .failed: return .init(.internalServerError, e.message)
+            }
+        case is NIOTooManyBytesError:
+            return .tooLarge
+        case let e as HTTPError:
+            let message = e.body ?? e.status.reasonPhrase
+            return .init(e.status, e.status == .notFound ? "no such route" : message, headers: e.headers)
+        default:
+            return .init(.internalServerError, "internal error: \(error)")
+        }
+    }
+}
+
+/// Maps every error thrown below it (routes, auth, body limits, unknown routes) to a
+/// response, in one place: `{"error": "..."}` for the API and other machine routes, a small
+/// HTML page for dashboard pages asked for by a browser.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let failure = HTTPFailure.from(error)
+            if failure.status.code >= 500 {
+                context.logger.error("http request failed", metadata: ["path": "\(request.uri.path)", "error": "\(failure.message)"])
+            }
+            return Self.response(for: failure, request: request)
+        }
+    }
+
+    static func wantsHTML(_ request: Request) -> Bool {
+        let path = request.uri.path
+        if path.hasPrefix("/api/") || path == "/api" || path == "/metrics" || path == "/healthz" { return false }
+        return request.headers[.accept]?.contains("text/html") ?? false
+    }
+
+    static func response(for failure: HTTPFailure, request: Request) -> Response {
+        var headers = failure.headers
+        let body: String
+        if wantsHTML(request) {
+            headers[.contentType] = "text/html; charset=utf-8"
+            body = Dashboard.errorPage(status: Int(failure.status.code), reason: failure.status.reasonPhrase, message: failure.message)
+        } else {
+            headers[.contentType] = "application/json; charset=utf-8"
+            body = JSONValue.object(["error": .string(failure.message)]).encoded() + "\n"
+        }
+        return Response(status: failure.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+extension Response {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: value.encoded() + "\n")))
+    }
+
+    static func text(_ text: String, contentType: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func html(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
+        headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func redirect(to location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+}

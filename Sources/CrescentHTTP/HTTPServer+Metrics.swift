@@ -1,0 +1,84 @@
+import CrescentCore
+import CrescentRuntime
+import CrescentStore
+import Foundation
+import Hummingbird
+import Metrics
+import Prometheus
+
+extension HTTPServer {
+    private static let metricsRegistry = LockedBox<PrometheusCollectorRegistry?>(nil)
+
+    /// Histogram buckets of `crescent_job_duration_seconds`: 1 ms to 30 minutes.
+    static let durationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+        .seconds(600), .seconds(1800),
+    ]
+
+    /// Histogram buckets of `crescent_schedule_lag_seconds`: 10 ms to an hour.
+    static let lagBuckets: [Double] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600]
+
+    /// Installs the Prometheus backend for swift-metrics (so `CrescentMetrics` reports into
+    /// it) and returns its registry. Safe to call more than once: the first call bootstraps,
+    /// later ones return the same registry. Must be the process's only `MetricsSystem` bootstrap.
+    public static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        metricsRegistry.withValue { stored in
+            if let stored { return stored }
+            let registry = PrometheusCollectorRegistry()
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.durationHistogramBuckets = [CrescentMetrics.jobDurationName: durationBuckets]
+            factory.valueHistogramBuckets = [CrescentMetrics.scheduleLagName: lagBuckets]
+            MetricsSystem.bootstrap(factory)
+            stored = registry
+            CrescentMetrics.busyWorkers(0)
+            return registry
+        }
+    }
+
+    func addOpsRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/metrics") { _, _ in
+            let store = self.store
+            let counts = try await self.io { try store.jobCounts() }
+            self.jobGauges.update(counts, declared: self.config.queues.map(\.name), registry: self.metrics)
+            return Response.text(self.metrics.emitToString(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+
+        router.get("/healthz") { _, _ in
+            let check = self.healthCheck
+            do {
+                try await self.io { try check() }
+            } catch {
+                throw HTTPFailure(.serviceUnavailable, "database unreachable: \(HTTPFailure.from(error).message)")
+            }
+            return Response.json(.object(["status": .string("ok")]))
+        }
+    }
+}
+
+/// `crescent_jobs{queue,state}`, computed at scrape time from the store's counts. Every
+/// state of every known queue is emitted (0 when empty), and a queue that had jobs before
+/// keeps reporting 0 rather than its last count.
+final class JobGauges: Sendable {
+    static var descriptor: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "crescent", metricName: "jobs", unitName: "", helpText: "Jobs per queue and state, counted at scrape time.")
+    }
+    private let seenQueues = LockedBox<Set<String>>([])
+
+    func update(_ counts: [QueueStateCount], declared: [String], registry: PrometheusCollectorRegistry) {
+        var byQueue: [String: [JobState: Int]] = [:]
+        for q in declared { byQueue[q] = [:] }
+        for c in counts { byQueue[c.queue, default: [:]][c.state, default: 0] += c.count }
+        let queues = seenQueues.withValue { seen -> Set<String> in
+            seen.formUnion(byQueue.keys)
+            return seen
+        }
+        for queue in queues {
+            for state in JobState.allCases {
+                registry.makeGauge(descriptor: Self.descriptor, labels: [("queue", queue), ("state", state.rawValue)])
+                    .set(Double(byQueue[queue]?[state] ?? 0))
+            }
+        }
+    }
+}
