@@ -20,6 +20,9 @@ final class Attempt {
     var storeWrites: [StoreWrite] = []
     /// Non-zero while the coroutine waits for a host call (sleep, http) with this token.
     var waitToken: UInt64 = 0
+    /// The loop's timers for this attempt, removed when it ends.
+    var ttlTimer: UInt64?
+    var sleepTimer: UInt64?
     private let baseLogger: Logger
 
     init(serial: UInt64, request: ExecRequest, logger: Logger, completion: @escaping @Sendable (ExecResult) -> Void) {

@@ -57,6 +57,9 @@ public final class LuaWorker: @unchecked Sendable {
         thread.start()
     }
 
+    /// Timers pending in the loop (ttl deadlines and sleeps); for tests and diagnostics.
+    var pendingTimers: Int { onLoop { self.timers.count } ?? 0 }
+
     /// Attempts submitted and not yet completed.
     public var inFlight: Int { inFlightCount.withLock { $0 } }
 
@@ -186,7 +189,7 @@ public final class LuaWorker: @unchecked Sendable {
             controlsLock.lock()
             controls[request.job.id] = a.ctl
             controlsLock.unlock()
-            timers.push(time: a.deadline, serial: a.serial, token: 0)
+            a.ttlTimer = timers.push(time: a.deadline, serial: a.serial, token: 0)
             vm.start(a, finish: finish)
         case .resume(let serial, let token, let payload):
             guard let a = attempts[serial], a.waitToken == token, token != 0 else { return }
@@ -205,9 +208,11 @@ public final class LuaWorker: @unchecked Sendable {
         while let timer = timers.popDue(now: now) {
             guard let a = attempts[timer.serial] else { continue }
             if timer.token == 0 {
+                a.ttlTimer = nil
                 finish(a, .aborted(reason: "ttl exceeded"))
             } else if a.waitToken == timer.token {
                 a.waitToken = 0
+                a.sleepTimer = nil
                 vm.resume(a, with: .nothing, finish: finish)
             }
         }
@@ -215,6 +220,8 @@ public final class LuaWorker: @unchecked Sendable {
 
     private func finish(_ a: Attempt, _ outcome: ExecOutcome) {
         guard attempts.removeValue(forKey: a.serial) != nil else { return }
+        if let t = a.ttlTimer { timers.remove(id: t) }
+        if let t = a.sleepTimer { timers.remove(id: t) }
         let jobID = a.request.job.id
         if attemptByJob[jobID] == a.serial { attemptByJob.removeValue(forKey: jobID) }
         controlsLock.lock()
@@ -236,7 +243,7 @@ extension LuaWorker: LuaWaiter {
     func waitSleep(_ attempt: Attempt, seconds: Double) {
         nextToken += 1
         attempt.waitToken = nextToken
-        timers.push(time: crescent_monotonic() + seconds, serial: attempt.serial, token: nextToken)
+        attempt.sleepTimer = timers.push(time: crescent_monotonic() + seconds, serial: attempt.serial, token: nextToken)
     }
 
     func waitHTTP(_ attempt: Attempt, request: HTTPAPI.Request) {
@@ -255,41 +262,73 @@ extension LuaWorker: LuaWaiter {
     }
 }
 
-/// Timers of the loop: a binary min-heap on time. Token 0 is an attempt's ttl deadline;
-/// other tokens wake a sleeping attempt.
+/// Timers of the loop: a binary min-heap on time that can also remove a timer by id
+/// (an attempt that ends drops its ttl and sleep timers at once). Token 0 is an
+/// attempt's ttl deadline; other tokens wake a sleeping attempt.
 struct TimerHeap {
-    struct Timer { var time: Double; var serial: UInt64; var token: UInt64 }
+    struct Timer { var time: Double; var id: UInt64; var serial: UInt64; var token: UInt64 }
     private var items: [Timer] = []
+    private var positions: [UInt64: Int] = [:]
+    private var lastID: UInt64 = 0
 
     var nextTime: Double? { items.first?.time }
+    var count: Int { items.count }
 
-    mutating func push(time: Double, serial: UInt64, token: UInt64) {
-        items.append(Timer(time: time, serial: serial, token: token))
-        var i = items.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if items[p].time <= items[i].time { break }
-            items.swapAt(p, i)
-            i = p
+    @discardableResult
+    mutating func push(time: Double, serial: UInt64, token: UInt64) -> UInt64 {
+        lastID += 1
+        items.append(Timer(time: time, id: lastID, serial: serial, token: token))
+        positions[lastID] = items.count - 1
+        siftUp(items.count - 1)
+        return lastID
+    }
+
+    mutating func remove(id: UInt64) {
+        guard let i = positions.removeValue(forKey: id) else { return }
+        let last = items.count - 1
+        if i != last {
+            items[i] = items[last]
+            positions[items[i].id] = i
+        }
+        items.removeLast()
+        if i < items.count {
+            siftDown(i)
+            siftUp(i)
         }
     }
 
     mutating func popDue(now: Double) -> Timer? {
         guard let first = items.first, first.time <= now else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count, items[l].time < items[m].time { m = l }
-                if r < items.count, items[r].time < items[m].time { m = r }
-                if m == i { break }
-                items.swapAt(m, i)
-                i = m
-            }
-        }
+        remove(id: first.id)
         return first
+    }
+
+    private mutating func swap(_ i: Int, _ j: Int) {
+        items.swapAt(i, j)
+        positions[items[i].id] = i
+        positions[items[j].id] = j
+    }
+
+    private mutating func siftUp(_ start: Int) {
+        var i = start
+        while i > 0 {
+            let p = (i - 1) / 2
+            if items[p].time <= items[i].time { break }
+            swap(p, i)
+            i = p
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count, items[l].time < items[m].time { m = l }
+            if r < items.count, items[r].time < items[m].time { m = r }
+            if m == i { return }
+            swap(m, i)
+            i = m
+        }
     }
 }

@@ -137,6 +137,9 @@ local function make_env()
   return env
 end
 
+-- Strings keep their methods, but no task can reach (and change) the shared string table.
+getmetatable("").__metatable = false
+
 -- Nothing dangerous stays reachable from the main state's globals either.
 for _, n in ipairs({ "io", "debug", "package", "require", "dofile", "loadfile", "load", "os" }) do G[n] = nil end
 
