@@ -181,6 +181,34 @@ public struct Schedule: Sendable, Equatable {
         }
     }
 
+    /// The most recent `limit` occurrences in `(after, through]`, oldest first — what a
+    /// `missed = "all"` catch-up capped at `limit` jobs needs after a long downtime (the
+    /// oldest-first `occurrences(after:through:limit:in:)` would return the stalest ones).
+    public func latestOccurrences(after: Date, through: Date, limit: Int, in timeZone: TimeZone) -> [Date] {
+        guard limit > 0, let last = lastOccurrence(after: after, through: through, in: timeZone) else { return [] }
+        // Widen a window that ends at `through` until it holds `limit` occurrences or
+        // reaches `after`.
+        var width = Swift.max(1, through.timeIntervalSince(last))
+        while true {
+            let start = Swift.max(after, last.addingTimeInterval(-width))
+            var ring: [Date] = []
+            ring.reserveCapacity(Swift.min(limit, 1024))
+            var total = 0
+            var cursor = start
+            while let n = next(after: cursor, in: timeZone), n <= through {
+                if ring.count < limit { ring.append(n) } else { ring[total % limit] = n }
+                total += 1
+                cursor = n
+            }
+            if total >= limit || start == after {
+                guard total > limit else { return ring }
+                let oldest = total % limit
+                return Array(ring[oldest...] + ring[..<oldest])
+            }
+            width *= 4
+        }
+    }
+
     /// True for `at …` schedules, which fire once.
     public var isOneTime: Bool {
         if case .once = kind { return true }

@@ -268,6 +268,26 @@ struct ScheduleIntervalTests {
         #expect(s.occurrences(after: b, through: b, limit: 10, in: T.utc).isEmpty)
     }
 
+    @Test func latestOccurrences() throws {
+        let every5 = try Schedule.parse("*/5 * * * *")
+        let a = T.date("2026-01-01T00:00:00Z"), b = T.date(from)
+        #expect(every5.latestOccurrences(after: a, through: b, limit: 3, in: T.utc).map(T.iso)
+            == ["2026-01-15T10:05:00Z", "2026-01-15T10:10:00Z", "2026-01-15T10:15:00Z"])
+        #expect(every5.latestOccurrences(after: T.date("2026-01-15T10:02:00Z"), through: b, limit: 10, in: T.utc).map(T.iso)
+            == ["2026-01-15T10:05:00Z", "2026-01-15T10:10:00Z", "2026-01-15T10:15:00Z"])
+        #expect(every5.latestOccurrences(after: b, through: b, limit: 10, in: T.utc).isEmpty)
+        #expect(every5.latestOccurrences(after: a, through: b, limit: 0, in: T.utc).isEmpty)
+        // The same as the tail of the full oldest-first list, for a few uneven schedules.
+        for (expr, zone) in [("7,11 */3 1,15 * *", T.newYork), ("* 2 * * SUN", T.berlin), ("30 2 * * *", T.berlin), ("every 7h", T.utc)] {
+            let s = try Schedule.parse(expr)
+            let from = T.date("2026-01-01T00:00:00Z"), to = T.date("2026-11-30T00:00:00Z")
+            let all = s.occurrences(after: from, through: to, limit: 100_000, in: zone)
+            for limit in [1, 2, 17, 100, 1000] {
+                #expect(s.latestOccurrences(after: from, through: to, limit: limit, in: zone) == Array(all.suffix(limit)), "\(expr) limit \(limit)")
+            }
+        }
+    }
+
     @Test func lastOccurrence() throws {
         let every5 = try Schedule.parse("*/5 * * * *")
         #expect(every5.lastOccurrence(after: T.date("2026-01-01T00:00:00Z"), through: T.date(from), in: T.utc) == T.date("2026-01-15T10:15:00Z"))
