@@ -126,7 +126,11 @@ public struct Schedule: Sendable, Equatable {
     /// Intervals and one-time schedules ignore `timeZone`.
     public func next(after date: Date, in timeZone: TimeZone) -> Date? {
         let t = date.timeIntervalSince1970
-        guard t.isFinite else { return nil }
+        // Beyond the years 1–9999 (and far from Int64 overflow) nothing is scheduled.
+        guard t.isFinite, t > -62_135_596_800, t < 253_402_300_800 else {
+            if case .once(let at) = kind, at > date { return at }
+            return nil
+        }
         switch kind {
         case .cron(let cron):
             let start = Int64(t.rounded(.down)) + 1

@@ -102,6 +102,19 @@ struct ScheduleCronTests {
         #expect(try T.next("0 0 * * 5/2", from: from, count: 3) == ["2026-01-16T00:00:00Z", "2026-01-18T00:00:00Z", "2026-01-23T00:00:00Z"])
     }
 
+    @Test func extremeDatesDoNotTrap() throws {
+        for text in ["* * * * *", "every 5 minutes", "@yearly"] {
+            let s = try Schedule.parse(text)
+            #expect(s.next(after: Date(timeIntervalSince1970: 1e300), in: T.utc) == nil)
+            #expect(s.next(after: Date(timeIntervalSince1970: -1e300), in: T.berlin) == nil)
+            let far = try #require(s.next(after: .distantFuture, in: T.berlin))     // year 4001
+            #expect(far > .distantFuture)
+            let early = try #require(s.next(after: Date(timeIntervalSince1970: -1e10), in: T.utc))     // year 1653
+            #expect(early.timeIntervalSince1970 > -1e10)
+        }
+        #expect(try Schedule.parse("at 2026-12-24T18:00:00Z").next(after: .distantPast, in: T.utc) == T.date("2026-12-24T18:00:00Z"))
+    }
+
     @Test func impossibleExpressionsReturnNil() throws {
         for expr in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 31 2 */7", "0 0 30,31 FEB *"] {
             let s = try Schedule.parse(expr)
