@@ -284,10 +284,17 @@ public final class Pipeline: @unchecked Sendable {
         producerCond.broadcast()
         producerCond.unlock()
 
+        let byID = Dictionary(items.compactMap { $0 }.map { ($0.job.id, $0) }, uniquingKeysWith: { a, _ in a })
         for (index, completion) in completions.enumerated() {
-            log(completion, applied: index < applied.count ? applied[index] : false,
-                item: items.compactMap { $0 }.first { $0.job.id == completion.jobID })
+            guard let item = byID[completion.jobID] else { continue }
+            let wasApplied = index < applied.count && applied[index]
+            log(completion, applied: wasApplied, item: item)
+            if wasApplied {
+                CrescentMetrics.jobFinished(task: item.job.task, queue: item.job.queue, outcome: completion.outcome.runOutcome.rawValue,
+                                            seconds: completion.finishedAt.timeIntervalSince(item.startedAt))
+            }
         }
+        CrescentMetrics.busyWorkers(busy)
 
         completerCond.lock()
         finished += batch.count
@@ -313,8 +320,7 @@ public final class Pipeline: @unchecked Sendable {
                              pushes: result.pushes, storeWrites: result.storeWrites)
     }
 
-    private func log(_ completion: JobCompletion, applied: Bool, item: InFlight?) {
-        guard let item else { return }
+    private func log(_ completion: JobCompletion, applied: Bool, item: InFlight) {
         var meta: Logger.Metadata = [
             "job.id": "\(item.job.id)", "task": "\(item.job.task)", "queue": "\(item.job.queue)",
             "attempt": "\(item.job.attempt)",
@@ -339,6 +345,20 @@ public final class Pipeline: @unchecked Sendable {
             logger.warning("job discarded", metadata: meta)
         case .released:
             logger.info("job released", metadata: meta)
+        }
+    }
+}
+
+extension CompletionOutcome {
+    /// The run outcome this completion records.
+    var runOutcome: RunOutcome {
+        switch self {
+        case .succeeded: return .succeeded
+        case .failed: return .failed
+        case .snoozed: return .snoozed
+        case .discarded: return .discarded
+        case .aborted: return .aborted
+        case .released: return .released
         }
     }
 }

@@ -20,7 +20,7 @@ public enum Reports {
             "queue": .string(def.queue),
             "priority": .int(Int64(def.priority)),
             "schedule": def.scheduleText.map(JSONValue.string) ?? .null,
-            "timezone": .string(def.timezone.identifier),
+            "timezone": .string(def.timezone.identifier == "GMT" ? "UTC" : def.timezone.identifier),
             "missed": .string(def.missed.rawValue),
             "next_fire": nextFire(def, store: store, now: now).map { .string(TimeText.format($0)) } ?? .null,
             "unique": def.unique.map { .string($0.description) } ?? .null,

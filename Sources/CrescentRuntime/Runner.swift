@@ -38,9 +38,20 @@ public final class Runner: @unchecked Sendable {
         public init(queues: [String]? = nil, limit: Int? = nil) { self.queues = queues; self.limit = limit }
     }
 
+    /// What a running Runner offers to front ends started beside it (the HTTP server).
+    public struct Context: Sendable {
+        public var store: SQLiteJobStore
+        public var registry: TaskRegistry
+        public var enqueuer: Enqueuer
+        /// Wake the Producer (a job was enqueued in this process).
+        public var wake: @Sendable () -> Void
+    }
+
     let config: Config
     let options: Options
     let logger: Logger
+    /// Started after the pipeline; the returned closure is called at shutdown.
+    public var frontEnd: (@Sendable (Context) throws -> (@Sendable () -> Void))?
     private let stopSignal = DispatchSemaphore(value: 0)
     private let stopLock = NSLock()
     private var stopRequested = false
@@ -110,6 +121,23 @@ public final class Runner: @unchecked Sendable {
             logger: logger, busy: { pipeline.busy }, cancel: { pipeline.cancel(jobIDs: $0) },
             onStopRequested: { [weak self] in self?.requestStop() })
 
+        let luaConfig = config.luaConfig
+        let logger = self.logger
+        let allWorkers = workers
+        let watcher = Watcher(tasksDir: config.tasksDir, displayRoot: config.baseDir, initial: snapshot, logger: logger) { snapshot in
+            let set = TaskLoader.load(snapshot, config: luaConfig)
+            let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version)
+            for worker in allWorkers { _ = worker.install(snapshot) }
+            for error in installed.errors {
+                logger.error("task file failed to load; its last good version keeps running", metadata: [
+                    "file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)",
+                ])
+            }
+            logger.info("tasks reloaded", metadata: ["version": "\(snapshot.version)", "tasks": "\(installed.tasks.count)", "errors": "\(installed.errors.count)"])
+            scheduler.wake()
+            pipeline.wake()
+        }
+
         do {
             try maintenance.start()
         } catch {
@@ -118,6 +146,22 @@ public final class Runner: @unchecked Sendable {
         installSignalHandlers()
         pipeline.start()
         scheduler.start()
+        watcher.start()
+        var stopFrontEnd: (@Sendable () -> Void)?
+        if let frontEnd {
+            let firstWorker = workers[0]
+            let enqueuer = Enqueuer(store: store, registry: registry) { try firstWorker.uniqueKey(task: $0, args: $1) }
+            do {
+                stopFrontEnd = try frontEnd(Context(store: store, registry: registry, enqueuer: enqueuer, wake: { pipeline.wake() }))
+            } catch {
+                watcher.stop()
+                scheduler.stop()
+                pipeline.shutdown(timeout: 0)
+                maintenance.stop()
+                for worker in workers { worker.shutdown() }
+                throw (error as? CrescentError) ?? .failed("\(error)")
+            }
+        }
         logger.info("crescent running", metadata: [
             "process": "\(processID)", "threads": "\(config.threads)", "queues": "\(queues.map(\.name).joined(separator: ","))",
             "database": "\(config.database)",
@@ -125,6 +169,8 @@ public final class Runner: @unchecked Sendable {
 
         stopSignal.wait()
         logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": "\(config.shutdownTimeout)"])
+        stopFrontEnd?()
+        watcher.stop()
         scheduler.stop()
         pipeline.shutdown(timeout: options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout)
         maintenance.stop()

@@ -45,32 +45,32 @@ final class RuntimeHost: LuaHost, @unchecked Sendable {
 
 /// For `crescent exec`: the real APIs, but nothing is written. Pushes get made-up ids, store
 /// reads see the database when there is one.
-final class ExecHost: LuaHost, @unchecked Sendable {
+public final class ExecHost: LuaHost, @unchecked Sendable {
     let store: JobStore?
     let registry: TaskRegistry
     private let lock = NSLock()
     private var nextID: Int64 = 1
 
-    init(store: JobStore?, registry: TaskRegistry) {
+    public init(store: JobStore?, registry: TaskRegistry) {
         self.store = store
         self.registry = registry
     }
 
-    func task(named name: String) -> TaskDefinition? { registry.task(named: name) }
+    public func task(named name: String) -> TaskDefinition? { registry.task(named: name) }
 
-    func storeGet(task: String, key: String) throws -> JSONValue? {
+    public func storeGet(task: String, key: String) throws -> JSONValue? {
         guard let text = try store?.storeGet(task: task, key: key) else { return nil }
         return try JSONValue.decode(text)
     }
 
-    func reserveJobID() throws -> Int64 {
+    public func reserveJobID() throws -> Int64 {
         lock.lock()
         defer { lock.unlock() }
         defer { nextID += 1 }
         return nextID
     }
 
-    func findActiveUnique(key: String, period: Double?) throws -> Int64? {
+    public func findActiveUnique(key: String, period: Double?) throws -> Int64? {
         try store?.jobFindActiveUnique(key: key, period: period, now: Date())
     }
 }

@@ -135,6 +135,7 @@ public final class Scheduler: @unchecked Sendable {
                     }
                 } else {
                     inserted += 1
+                    CrescentMetrics.scheduleLag(seconds: Date().timeIntervalSince(occurrence))
                     logger.debug("occurrence fired", metadata: ["task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": "\(result.id)"])
                 }
             }

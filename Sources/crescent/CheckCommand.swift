@@ -1,0 +1,25 @@
+import ArgumentParser
+import CrescentCore
+import CrescentRuntime
+
+struct CheckCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Validate the config and every task file.")
+
+    @OptionGroup var options: ConfigOption
+
+    func execute() throws {
+        let config: Config
+        do {
+            config = try options.load()
+        } catch {
+            // A broken config is a problem like any other here: file:line: message, exit 1.
+            Output.line(error.description)
+            throw ExitCode(1)
+        }
+        let (_, registry) = config.loadTasks()
+        let current = registry.current
+        for error in current.errors { Output.line(error.description) }
+        if !current.errors.isEmpty { throw ExitCode(1) }
+        Output.line("ok: \(current.tasks.count) task\(current.tasks.count == 1 ? "" : "s") in \(config.tasksDir.path)")
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import CrescentCore
+import CrescentRuntime
+import Foundation
+import Logging
+
+struct Crescent: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crescent",
+        abstract: "A background job runner: Lua task files, SQLite jobs, a worker pool.",
+        subcommands: [
+            RunCommand.self, EnqueueCommand.self, JobsCommand.self, JobCommand.self, RetryCommand.self,
+            CancelCommand.self, TasksCommand.self, StatusCommand.self, CheckCommand.self, NextCommand.self,
+            ExecCommand.self, StopCommand.self, BenchCommand.self,
+        ]
+    )
+}
+
+/// `--config`, shared by every subcommand.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "The TOML config (default ./crescent.toml, or $CRESCENT_CONFIG).")
+    var config: String?
+
+    func load() throws(CrescentError) -> Config {
+        try Config.load(path: config)
+    }
+}
+
+/// A subcommand body that reports `CrescentError`s as one sentence on stderr with SPEC's exit codes.
+/// Throw `ExitCode` to exit quietly with a code after printing what was needed.
+protocol CrescentCommand: ParsableCommand {
+    func execute() throws
+}
+
+extension CrescentCommand {
+    func run() throws {
+        do {
+            try execute()
+        } catch let error as CrescentError {
+            Output.error(error.description)
+            throw ExitCode(error.exitCode)
+        }
+    }
+}
+
+enum Output {
+    static func line(_ s: String) {
+        FileHandle.standardOutput.write(Data((s + "\n").utf8))
+    }
+
+    static func error(_ s: String) {
+        FileHandle.standardError.write(Data(("crescent: " + s + "\n").utf8))
+    }
+
+    static func json(_ v: JSONValue) { line(v.encoded()) }
+
+    /// Left-aligned columns.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        func fmt(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        line(fmt(header))
+        for row in rows { line(fmt(row)) }
+    }
+}
+
+/// Logging for commands: text on stderr at `level`, or the config's format for `run`.
+enum LogSetup {
+    static func bootstrap(format: Config.LogFormat, level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            switch format {
+            case .json: return JSONLogHandler(label: label, level: level)
+            case .text: return TextLogHandler(label: label, level: level)
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import CrescentCore
+import CrescentRuntime
+import Foundation
+
+struct EnqueueCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Enqueue a job; prints its id.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "The task name, e.g. mail/digest.") var task: String
+    @Option(help: "Args as a JSON object.") var args: String?
+    @Option(help: "Queue (default: the task's).") var queue: String?
+    @Option(help: "Priority (higher runs first).") var priority: Int?
+    @Option(name: .customLong("in"), help: "Run after this duration, e.g. 5m.") var delay: String?
+    @Option(help: "Run at this time (ISO 8601 or epoch seconds).") var at: String?
+    @Flag(help: "Print {\"id\": N, \"duplicate\": false}.") var json = false
+
+    func execute() throws {
+        let config = try options.load()
+        if delay != nil && at != nil { throw CrescentError.usage("give --in or --at, not both") }
+        var runAt: Date?
+        if let delay { runAt = Date().addingTimeInterval(try DurationText.parse(delay)) }
+        if let at { runAt = try TimeText.parse(at) }
+        let (snapshot, registry) = config.loadTasks()
+        let store = try config.openStore()
+        let enqueuer = Enqueuer(store: store, registry: registry, functionKey: TaskKeys.functionKey(config: config, snapshot: snapshot, registry: registry))
+        let result = try enqueuer.enqueue(.init(task: task, args: args, queue: queue, priority: priority, runAt: runAt))
+        if json {
+            Output.json(.object(["id": .int(result.id), "duplicate": .bool(result.duplicate)]))
+        } else {
+            Output.line(result.duplicate ? "\(result.id) duplicate" : "\(result.id)")
+        }
+    }
+}

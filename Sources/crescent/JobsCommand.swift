@@ -1,0 +1,89 @@
+import ArgumentParser
+import CrescentCore
+import CrescentRuntime
+import CrescentStore
+
+struct JobsCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List jobs, newest first.")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Only jobs in this state.") var state: String?
+    @Option(help: "Only jobs of this task.") var task: String?
+    @Option(help: "Only jobs of this queue.") var queue: String?
+    @Option(help: "At most N jobs (default 50).") var limit: Int = 50
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func execute() throws {
+        let config = try options.load()
+        var jobState: JobState?
+        if let state {
+            guard let s = JobState(rawValue: state) else {
+                throw CrescentError.usage("unknown state \"\(state)\" (one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            jobState = s
+        }
+        guard limit > 0 else { throw CrescentError.usage("--limit must be at least 1") }
+        let store = try config.openStore()
+        let jobs: [Job]
+        do {
+            jobs = try store.jobList(JobListParams(state: jobState, task: task, queue: queue, limit: limit))
+        } catch {
+            throw CrescentError.failed("cannot list jobs: \(error)")
+        }
+        if json {
+            for job in jobs { Output.json(job.json()) }
+            return
+        }
+        Output.table(["ID", "STATE", "TASK", "QUEUE", "ATTEMPT", "RUN AT", "ERROR"], jobs.map { job in
+            [String(job.id), job.state.rawValue, job.task, job.queue, "\(job.attempt)/\(job.maxAttempts)",
+             TimeText.format(job.runAt), String((job.error ?? "").split(separator: "\n").first ?? "").prefix(60).description]
+        })
+    }
+}
+
+struct JobCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show one job with every run.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "The job id.") var id: Int64
+    @Flag(help: "Print JSON.") var json = false
+
+    func execute() throws {
+        let config = try options.load()
+        let store = try config.openStore()
+        let found: Job?
+        let runs: [JobRun]
+        do {
+            found = try store.jobGet(id: id)
+            runs = try store.jobRuns(id: id)
+        } catch {
+            throw CrescentError.failed("cannot read job \(id): \(error)")
+        }
+        guard let job = found else { throw CrescentError.notFound("no job with id \(id)") }
+        if json {
+            var object = job.json()
+            if case .object(var o) = object {
+                o["runs"] = .array(runs.map { $0.json() })
+                object = .object(o)
+            }
+            Output.json(object)
+            return
+        }
+        let fields: [(String, String)] = [
+            ("id", String(job.id)), ("task", job.task), ("queue", job.queue), ("priority", String(job.priority)),
+            ("state", job.state.rawValue), ("args", job.args), ("attempt", "\(job.attempt) of \(job.maxAttempts)"),
+            ("result", job.result ?? "-"), ("error", job.error ?? "-"), ("unique_key", job.uniqueKey ?? "-"),
+            ("scheduled_for", job.scheduledFor.map(TimeText.format) ?? "-"), ("run_at", TimeText.format(job.runAt)),
+            ("created_at", TimeText.format(job.createdAt)), ("finished_at", job.finishedAt.map(TimeText.format) ?? "-"),
+        ]
+        for (k, v) in fields { Output.line(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
+        Output.line("")
+        Output.line("runs:")
+        for run in runs {
+            Output.line("  #\(run.attempt) \(run.outcome?.rawValue ?? "running")  started \(TimeText.format(run.startedAt))"
+                + (run.finishedAt.map { "  finished \(TimeText.format($0))" } ?? "") + "  worker \(run.worker)")
+            if let error = run.error { Output.line("     error: \(error)") }
+            if let tb = run.traceback { for l in tb.split(separator: "\n") { Output.line("     \(l)") } }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import CrescentCore
+import Foundation
+
+struct NextCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "next", abstract: "Print the next occurrences of a schedule, in UTC.")
+
+    @Argument(help: "A schedule: cron, @macro, \"every 5 minutes\" or \"at TIME\".") var schedule: String
+    @Option(help: "How many occurrences (default 5).") var count: Int = 5
+    @Option(help: "Start after this time (default now).") var from: String?
+    @Option(help: "Evaluate in this IANA time zone (default UTC).") var tz: String = "UTC"
+
+    func execute() throws {
+        guard count > 0 else { throw CrescentError.usage("--count must be at least 1") }
+        guard let zone = TimeZone(identifier: tz) else { throw CrescentError.usage("unknown time zone \"\(tz)\" (use an IANA name like Europe/Berlin)") }
+        let parsed = try Schedule.parse(schedule)
+        var at = try from.map(TimeText.parse) ?? Date()
+        for _ in 0..<count {
+            guard let next = parsed.next(after: at, in: zone) else { break }
+            Output.line(TimeText.format(next).replacingOccurrences(of: ".000Z", with: "Z"))
+            at = next
+        }
+    }
+}

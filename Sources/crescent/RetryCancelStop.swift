@@ -1,0 +1,87 @@
+import ArgumentParser
+import CrescentCore
+import CrescentRuntime
+import CrescentStore
+import Foundation
+
+struct RetryCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "retry", abstract: "Put dead or cancelled jobs back in the queue now.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "Job ids.") var ids: [Int64] = []
+    @Flag(name: .customLong("all-dead"), help: "Retry every dead job.") var allDead = false
+
+    func execute() throws {
+        if ids.isEmpty == !allDead { throw CrescentError.usage(allDead ? "give job ids or --all-dead, not both" : "give job ids or --all-dead") }
+        let store = try options.load().openStore()
+        do {
+            if allDead {
+                Output.line("\(try store.jobRetryAllDead()) jobs queued again")
+                return
+            }
+            let moved = Set(try store.jobRetry(ids: ids))
+            var failed = false
+            for id in ids {
+                if moved.contains(id) {
+                    Output.line("\(id) queued")
+                } else {
+                    failed = true
+                    let job = try store.jobGet(id: id)
+                    Output.error(job.map { "job \(id) is \($0.state.rawValue); only dead, cancelled or expired jobs can be retried" } ?? "no job with id \(id)")
+                }
+            }
+            if failed { throw ExitCode(1) }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CrescentError.failed("retry failed: \(error)")
+        }
+    }
+}
+
+struct CancelCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel scheduled or queued jobs; abort running ones.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "Job ids.") var ids: [Int64]
+
+    func execute() throws {
+        guard !ids.isEmpty else { throw CrescentError.usage("give at least one job id") }
+        let store = try options.load().openStore()
+        do {
+            let done = Set(try store.jobCancel(ids: ids))
+            var failed = false
+            for id in ids {
+                let job = try store.jobGet(id: id)
+                if done.contains(id) {
+                    Output.line(job?.state == .running ? "\(id) cancel requested (running; it is aborted within a second)" : "\(id) cancelled")
+                } else {
+                    failed = true
+                    Output.error(job.map { "job \(id) is \($0.state.rawValue) and cannot be cancelled" } ?? "no job with id \(id)")
+                }
+            }
+            if failed { throw ExitCode(1) }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CrescentError.failed("cancel failed: \(error)")
+        }
+    }
+}
+
+struct StopCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Ask every run process on this database to stop gracefully.")
+
+    @OptionGroup var options: ConfigOption
+
+    func execute() throws {
+        let store = try options.load().openStore()
+        do {
+            let processes = try store.processList()
+            try store.stopRequest(now: Date())
+            Output.line("stop requested; \(processes.count) running process\(processes.count == 1 ? "" : "es") will stop gracefully")
+        } catch {
+            throw CrescentError.failed("stop failed: \(error)")
+        }
+    }
+}

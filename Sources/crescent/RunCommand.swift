@@ -1,0 +1,65 @@
+import ArgumentParser
+import CrescentCore
+import CrescentHTTP
+import Foundation
+import CrescentRuntime
+import Logging
+
+struct RunCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the scheduler and the worker pool until stopped.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Serve only these queues, in this priority order (comma-separated).")
+    var queues: String?
+
+    @Option(help: "Exit once this process has finished N runs.")
+    var limit: Int?
+
+    @Flag(name: .shortAndLong, help: "More logging (-v debug, -vv trace).")
+    var verbose: Int
+
+    func execute() throws {
+        let config = try options.load()
+        if let limit, limit < 1 { throw CrescentError.usage("--limit must be at least 1") }
+        var queueList: [String]?
+        if let queues {
+            let names = queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.isEmpty, !names.contains(where: \.isEmpty) else { throw CrescentError.usage("--queues must be a comma-separated list of queue names") }
+            queueList = names
+        }
+        let level = (Logger.Level(configName: config.logLevel) ?? .info).raised(by: verbose)
+        LogSetup.bootstrap(format: config.logFormat, level: level)
+        let logger = Logger(label: "crescent")
+        let runner = Runner(config: config, options: .init(queues: queueList, limit: limit), logger: logger)
+        if config.httpListen != nil {
+            runner.frontEnd = { context in
+                let server = HTTPServer(config: config, store: context.store, registry: context.registry, enqueuer: context.enqueuer,
+                                        onEnqueued: context.wake, logger: logger)
+                try blocking { try await server.start() }
+                return { try? blocking { await server.stop() } }
+            }
+        }
+        let code = try runner.run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// Runs async work from the synchronous command thread and waits for it.
+func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let box = LockedResult<T>()
+    Task {
+        do { box.set(.success(try await work())) } catch { box.set(.failure(error)) }
+        done.signal()
+    }
+    done.wait()
+    return try box.get()
+}
+
+final class LockedResult<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<T, any Error>?
+    func set(_ r: Result<T, any Error>) { lock.lock(); value = r; lock.unlock() }
+    func get() throws -> T { lock.lock(); defer { lock.unlock() }; return try value!.get() }
+}

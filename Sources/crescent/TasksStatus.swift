@@ -1,0 +1,89 @@
+import ArgumentParser
+import CrescentCore
+import CrescentRuntime
+import CrescentStore
+import Foundation
+
+struct TasksCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "tasks", abstract: "Tasks loaded from the tasks dir, and files that failed to load.")
+
+    @OptionGroup var options: ConfigOption
+    @Flag(help: "Print JSON.") var json = false
+
+    func execute() throws {
+        let config = try options.load()
+        let (_, registry) = config.loadTasks()
+        let store = try config.openStore()
+        let doc = Reports.tasks(registry, store: store)
+        if json { Output.json(doc); return }
+        var tasks: [JSONValue] = []
+        if case .array(let a)? = doc["tasks"] { tasks = a }
+        func s(_ v: JSONValue?) -> String {
+            switch v {
+            case .string(let x)?: return x
+            case .int(let i)?: return String(i)
+            default: return "-"
+            }
+        }
+        Output.table(["TASK", "QUEUE", "SCHEDULE", "NEXT FIRE", "UNIQUE", "TTL", "RETRY", "FILE"], tasks.map { t in
+            let r = t["retry"]
+            return [s(t["name"]), s(t["queue"]), s(t["schedule"]) + (s(t["timezone"]) == "UTC" || t["schedule"] == .null ? "" : " (\(s(t["timezone"])))"),
+                    s(t["next_fire"]), s(t["unique"]), s(t["ttl"]), "\(s(r?["attempts"]))x \(s(r?["backoff"])) \(s(r?["delay"]))", s(t["file"])]
+        })
+        let errors = registry.current.errors
+        if !errors.isEmpty {
+            Output.line("")
+            Output.line("failed to load (\(errors.count)):")
+            for e in errors { Output.line("  " + e.description) }
+        }
+    }
+}
+
+struct StatusCommand: CrescentCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Counts per queue and state, processes, next fires, recent throughput.")
+
+    @OptionGroup var options: ConfigOption
+    @Flag(help: "Print JSON.") var json = false
+
+    func execute() throws {
+        let config = try options.load()
+        let (_, registry) = config.loadTasks()
+        let store = try config.openStore()
+        let doc: JSONValue
+        do { doc = try Reports.status(registry, store: store) } catch { throw CrescentError.failed("cannot read status: \(error)") }
+        if json { Output.json(doc); return }
+        let shown: [JobState] = [.scheduled, .queued, .running, .retrying, .succeeded, .dead, .cancelled, .expired]
+        if case .object(let queues)? = doc["queues"], !queues.isEmpty {
+            Output.table(["QUEUE"] + shown.map { $0.rawValue.uppercased() }, queues.keys.sorted().map { q in
+                [q] + shown.map { st in queues[q]?[st.rawValue].flatMap { $0.intValue }.map(String.init) ?? "0" }
+            })
+        } else {
+            Output.line("no jobs")
+        }
+        Output.line("")
+        let f = doc["finished"]
+        func n(_ v: JSONValue?) -> String { v?.intValue.map(String.init) ?? "0" }
+        Output.line("finished: last minute \(n(f?["last_minute"]?["succeeded"])) succeeded, \(n(f?["last_minute"]?["failed"])) failed; "
+            + "last hour \(n(f?["last_hour"]?["succeeded"])) succeeded, \(n(f?["last_hour"]?["failed"])) failed")
+        Output.line("oldest queued job: " + (doc["oldest_queued_age_s"]?.doubleValue.map { DurationText.format($0) + " old" } ?? "none"))
+        if case .object(let missing)? = doc["waiting_for_missing_task"], !missing.isEmpty {
+            Output.line("waiting for a missing task: " + missing.keys.sorted().map { "\($0) (\(n(missing[$0])))" }.joined(separator: ", "))
+        }
+        Output.line("")
+        if case .array(let procs)? = doc["processes"], !procs.isEmpty {
+            Output.line("processes:")
+            for p in procs {
+                var queues = ""
+                if case .array(let a)? = p["queues"] { queues = a.compactMap(\.stringValue).joined(separator: ",") }
+                Output.line("  \(p["id"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")")
+            }
+        } else {
+            Output.line("processes: none running")
+        }
+        if case .array(let fires)? = doc["next_fires"], !fires.isEmpty {
+            Output.line("")
+            Output.line("next scheduled fires:")
+            for fire in fires { Output.line("  \(fire["at"]?.stringValue ?? "")  \(fire["task"]?.stringValue ?? "")") }
+        }
+    }
+}
