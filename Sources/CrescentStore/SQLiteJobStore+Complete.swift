@@ -53,8 +53,17 @@ extension SQLiteJobStore {
         }
     }
 
-    /// Applies `t` to a job known to be running (fence already checked) and closes its run.
-    static func apply(_ t: Transition, jobID: Int64, attempt: Int, finishedAt: Date, db: Database) throws {
+    /// Ends attempt `attempt` of a running job owned by `worker` with `outcome`: writes its
+    /// run row and moves the job, or does nothing and answers false when the job is not
+    /// (any longer) that attempt of that owner. The run row is copied from the job row in
+    /// the same statement that checks the fence.
+    static func finish(jobID: Int64, attempt: Int, worker: String?, outcome: CompletionOutcome,
+                       finishedAt: Date, now: Date, db: Database) throws -> Bool {
+        let run = try db.cachedStatement(sql: """
+            INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
+            SELECT id, attempt, COALESCE(started_at, ?), ?, ?, ?, ?, COALESCE(lease_owner, '')
+            FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner IS ? AND cancel_requested = ?
+            """)
         let update = try db.cachedStatement(sql: """
             UPDATE jobs SET state = ?, result = ?, error = CASE WHEN ? THEN error ELSE ? END,
                 finished_at = ?, run_at = COALESCE(?, run_at), attempt = attempt + ?,
@@ -62,27 +71,25 @@ extension SQLiteJobStore {
                 cancel_requested = CASE WHEN ? = 'cancelled' THEN cancel_requested ELSE 0 END
             WHERE id = ?
             """)
-        try update.execute(arguments: [
-            t.state.rawValue, t.result, t.keepError, t.error, t.finished ? finishedAt.epoch : nil,
-            t.runAt?.epoch, t.attemptDelta, t.maxAttemptsDelta, t.state.rawValue, jobID,
-        ])
-        let run = try db.cachedStatement(sql: """
-            UPDATE runs SET finished_at = ?, outcome = ?, error = ?, traceback = ?
-            WHERE job_id = ? AND attempt = ? AND finished_at IS NULL
-            """)
-        try run.execute(arguments: [finishedAt.epoch, t.runOutcome.rawValue, t.runError, t.traceback, jobID, attempt])
+        // Nearly always no cancel was requested: one try for each case.
+        for cancelRequested in [false, true] {
+            let t = transition(outcome, cancelRequested: cancelRequested, finishedAt: finishedAt, now: now)
+            try run.execute(arguments: [finishedAt.epoch, finishedAt.epoch, t.runOutcome.rawValue, t.runError, t.traceback,
+                                        jobID, attempt, worker, cancelRequested])
+            guard db.changesCount == 1 else { continue }
+            try update.execute(arguments: [
+                t.state.rawValue, t.result, t.keepError, t.error, t.finished ? finishedAt.epoch : nil,
+                t.runAt?.epoch, t.attemptDelta, t.maxAttemptsDelta, t.state.rawValue, jobID,
+            ])
+            return true
+        }
+        return false
     }
 
     /// One completion inside the batch's transaction; false when fenced out.
     static func complete(_ c: JobCompletion, now: Date, db: Database) throws -> Bool {
-        let fence = try db.cachedStatement(sql: """
-            SELECT cancel_requested FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
-            """)
-        guard let cancelRequested = try Bool.fetchOne(fence, arguments: [c.jobID, c.attempt, c.worker]) else {
-            return false
-        }
-        let t = transition(c.outcome, cancelRequested: cancelRequested, finishedAt: c.finishedAt, now: now)
-        try apply(t, jobID: c.jobID, attempt: c.attempt, finishedAt: c.finishedAt, db: db)
+        guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, outcome: c.outcome,
+                         finishedAt: c.finishedAt, now: now, db: db) else { return false }
         if case .succeeded = c.outcome {
             for push in c.pushes { _ = try insert(push, now: now, db: db) }
             for w in c.storeWrites { try storeWrite(w, now: now, db: db) }

@@ -69,7 +69,7 @@ extension SQLiteJobStore {
     static func findUnique(key: String, period: Double?, now: Date, db: Database) throws -> Int64? {
         let active = try db.cachedStatement(sql: """
             SELECT id FROM jobs WHERE unique_key = ? AND unique_key IS NOT NULL
-              AND state IN ('scheduled','queued','running','retrying')
+              AND (state = 'scheduled' OR state = 'queued' OR state = 'running' OR state = 'retrying')
             """)
         if let id = try Int64.fetchOne(active, arguments: [key]) { return id }
         guard let period, period > 0 else { return nil }
@@ -126,32 +126,28 @@ extension SQLiteJobStore {
             let expire = try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'expired', finished_at = ?, error = 'expired before it started'
                 WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL
-                  AND state IN ('scheduled','queued','retrying')
+                  AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
                 """)
             try expire.execute(arguments: [now, params.queue, now])
 
             let claim = try db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?,
+                UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?, started_at = ?,
                                 expires_at = NULL, finished_at = NULL
                 WHERE id IN (
                     SELECT id FROM jobs INDEXED BY jobs_claim
-                    WHERE queue = ? AND state IN ('scheduled','queued','retrying') AND run_at <= ?
+                    WHERE queue = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
                     ORDER BY priority DESC, run_at, id LIMIT ?)
                 RETURNING \(Self.jobColumns)
                 """)
             var jobs: [Job] = []
             jobs.reserveCapacity(params.limit)
-            let rows = try Row.fetchCursor(claim, arguments: [params.worker, params.queue, now, params.limit])
+            let rows = try Row.fetchCursor(claim, arguments: [params.worker, now, params.queue, now, params.limit])
             while let row = try rows.next() { jobs.append(Self.job(from: row)) }
-            if jobs.isEmpty { return jobs }
+            // RETURNING gives no order; hand them out in claim order.
             jobs.sort { a, b in
                 if a.priority != b.priority { return a.priority > b.priority }
                 if a.runAt != b.runAt { return a.runAt < b.runAt }
                 return a.id < b.id
-            }
-            let run = try db.cachedStatement(sql: "INSERT INTO runs (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)")
-            for job in jobs {
-                try run.execute(arguments: [job.id, job.attempt, now, params.worker])
             }
             return jobs
         }
@@ -166,14 +162,19 @@ extension SQLiteJobStore {
         }
     }
 
+    /// Finished attempts in order, then the attempt in progress (from the job row) if any.
     public func jobRuns(id: Int64) throws -> [JobRun] {
         try read { db in
             let stmt = try db.cachedStatement(sql: """
-                SELECT job_id, attempt, started_at, finished_at, outcome, error, traceback, worker
-                FROM runs WHERE job_id = ? ORDER BY id
+                SELECT job_id, attempt, started_at, finished_at, outcome, error, traceback, worker, id AS n
+                FROM runs WHERE job_id = ?
+                UNION ALL
+                SELECT id, attempt, started_at, NULL, NULL, NULL, NULL, COALESCE(lease_owner, ''), 9223372036854775807
+                FROM jobs WHERE id = ? AND state = 'running'
+                ORDER BY n
                 """)
-            return try Row.fetchAll(stmt, arguments: [id]).map { row in
-                JobRun(jobID: row[0], attempt: row[1], startedAt: dateFrom(row[2] as Double),
+            return try Row.fetchAll(stmt, arguments: [id, id]).map { row in
+                JobRun(jobID: row[0], attempt: row[1], startedAt: dateFrom((row[2] as Double?) ?? 0),
                        finishedAt: dateFrom(row[3] as Double?), outcome: (row[4] as String?).flatMap(RunOutcome.init(rawValue:)),
                        error: row[5], traceback: row[6], worker: row[7])
             }
@@ -203,7 +204,7 @@ extension SQLiteJobStore {
             let stmt = try db.cachedStatement(sql: """
                 UPDATE OR IGNORE jobs SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL,
                     expires_at = NULL, lease_owner = NULL, cancel_requested = 0, result = NULL
-                WHERE id = ? AND state IN ('dead','cancelled','expired')
+                WHERE id = ? AND (state = 'dead' OR state = 'cancelled' OR state = 'expired')
                 """)
             let now = Date().epoch
             var moved: [Int64] = []
@@ -232,7 +233,7 @@ extension SQLiteJobStore {
             let now = Date().epoch
             let cancel = try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?
-                WHERE id = ? AND state IN ('scheduled','queued','retrying')
+                WHERE id = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
                 """)
             let flag = try db.cachedStatement(sql: """
                 UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'
@@ -285,7 +286,7 @@ extension SQLiteJobStore {
     public func oldestDue(now: Date) throws -> Date? {
         try read { db in
             let v = try Double.fetchOne(db, sql: """
-                SELECT MIN(run_at) FROM jobs WHERE state IN ('scheduled','queued','retrying') AND run_at <= ?
+                SELECT MIN(run_at) FROM jobs WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
                 """, arguments: [now.epoch])
             return dateFrom(v)
         }
@@ -298,7 +299,7 @@ extension SQLiteJobStore {
         return try read { db in
             var best: Double?
             let stmt = try db.cachedStatement(sql: """
-                SELECT MIN(run_at) FROM jobs WHERE queue = ? AND state IN ('scheduled','retrying')
+                SELECT MIN(run_at) FROM jobs WHERE queue = ? AND (state = 'scheduled' OR state = 'retrying')
                 """)
             for q in queues {
                 if let v = try Double.fetchOne(stmt, arguments: [q]) { best = min(best ?? v, v) }

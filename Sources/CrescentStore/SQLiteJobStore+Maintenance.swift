@@ -109,7 +109,7 @@ extension SQLiteJobStore {
         try write { db in
             let now = Date()
             let rows = try Row.fetchAll(db, sql: """
-                SELECT \(Self.jobColumns), cancel_requested FROM jobs
+                SELECT \(Self.jobColumns), lease_owner FROM jobs
                 WHERE state = 'running'
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT id FROM processes WHERE heartbeat_at >= ?))
                 ORDER BY id
@@ -117,11 +117,12 @@ extension SQLiteJobStore {
             var rescued: [Int64] = []
             for row in rows {
                 let job = Self.job(from: row)
-                let cancelRequested: Bool = row[15]
-                let t = Self.transition(.aborted(error: "worker lost", retryAt: retryAt(job)),
-                                        cancelRequested: cancelRequested, finishedAt: now, now: now)
-                try Self.apply(t, jobID: job.id, attempt: job.attempt, finishedAt: now, db: db)
-                rescued.append(job.id)
+                let owner: String? = row[15]
+                if try Self.finish(jobID: job.id, attempt: job.attempt, worker: owner,
+                                   outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
+                                   finishedAt: now, now: now, db: db) {
+                    rescued.append(job.id)
+                }
             }
             try db.execute(sql: "DELETE FROM processes WHERE heartbeat_at < ?", arguments: [before.epoch])
             return rescued

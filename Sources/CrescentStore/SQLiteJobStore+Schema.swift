@@ -31,10 +31,12 @@ extension SQLiteJobStore {
     /// The whole schema, version 1.
     ///
     /// jobs — one row per job. `state` is a `JobState` raw value; `args`/`result` JSON
-    ///   text; times REAL epoch seconds. `lease_owner` is the claiming process while
-    ///   running. `expires_at` is cleared once the job starts.
-    /// runs — one row per attempt (including released ones, so `(job_id, attempt)` may
-    ///   repeat after a release); deleted with their job.
+    ///   text; times REAL epoch seconds. `lease_owner` and `started_at` describe the
+    ///   current (or last) attempt. `expires_at` is cleared once the job starts.
+    /// runs — one row per finished attempt, written when the attempt ends (the attempt in
+    ///   progress is the job row itself: `state = 'running'`, `started_at`, `lease_owner`),
+    ///   so a claim is one statement. Released attempts have rows too, so `(job_id,
+    ///   attempt)` may repeat after a release. Deleted with their job.
     /// schedules — the last fired occurrence per scheduled task.
     /// kv — the handlers' key–value store, per task.
     /// processes — live `run` processes and their heartbeats (the leases).
@@ -57,6 +59,7 @@ extension SQLiteJobStore {
             run_at           REAL    NOT NULL,
             created_at       REAL    NOT NULL,
             finished_at      REAL,
+            started_at       REAL,
             expires_at       REAL,
             lease_owner      TEXT,
             cancel_requested INTEGER NOT NULL DEFAULT 0
@@ -64,12 +67,12 @@ extension SQLiteJobStore {
 
         -- Claiming: only pending jobs are in it, already in claim order per queue.
         CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id)
-            WHERE state IN ('scheduled','queued','retrying');
+            WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying');
 
         -- A unique key is held while its job is active, and freed by the job's own
         -- state change: no lock can outlive its job.
         CREATE UNIQUE INDEX jobs_unique_active ON jobs (unique_key)
-            WHERE unique_key IS NOT NULL AND state IN ('scheduled','queued','running','retrying');
+            WHERE unique_key IS NOT NULL AND (state = 'scheduled' OR state = 'queued' OR state = 'running' OR state = 'retrying');
 
         -- Lookups of recently finished jobs for `unique.period`.
         CREATE INDEX jobs_unique_recent ON jobs (unique_key, finished_at)
@@ -96,7 +99,7 @@ extension SQLiteJobStore {
             traceback   TEXT,
             worker      TEXT    NOT NULL
         );
-        CREATE INDEX runs_job ON runs (job_id, attempt);
+        CREATE INDEX runs_job ON runs (job_id);
         CREATE INDEX runs_finished ON runs (finished_at, outcome) WHERE finished_at IS NOT NULL;
 
         CREATE TABLE schedules (
