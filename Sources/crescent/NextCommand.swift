@@ -5,6 +5,7 @@ import Foundation
 struct NextCommand: CrescentCommand {
     static let configuration = CommandConfiguration(commandName: "next", abstract: "Print the next occurrences of a schedule, in UTC.")
 
+    @OptionGroup var options: ConfigOption
     @Argument(help: "A schedule: cron, @macro, \"every 5 minutes\" or \"at TIME\".") var schedule: String
     @Option(help: "How many occurrences (default 5).") var count: Int = 5
     @Option(help: "Start after this time (default now).") var from: String?

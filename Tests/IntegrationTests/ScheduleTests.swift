@@ -1,0 +1,59 @@
+import CrescentCore
+import Foundation
+import Testing
+
+@Suite(.serialized) struct ScheduleIntegrationTests {
+    static let config = """
+        database = "jobs.db"
+        [workers]
+        threads = 1
+        [log]
+        format = "json"
+        level = "warn"
+        """
+
+    /// Two `run` processes on one database and an every-second schedule: each occurrence
+    /// becomes exactly one job.
+    @Test func twoProcessesFireEachOccurrenceOnce() throws {
+        let project = try Project(config: Self.config, tasks: [
+            "tick.lua": """
+                return { schedule = "* * * * * *", handler = function(job) return job.scheduled_for end }
+                """,
+        ])
+        // Create the database first so both processes start on a ready schema.
+        #expect(try project.run(["jobs"]).code == 0)
+        let (a, _, _) = try project.start(["run"])
+        let (b, _, _) = try project.start(["run"])
+        Thread.sleep(forTimeInterval: 6)
+        a.interrupt()
+        b.interrupt()
+        a.waitUntilExit()
+        b.waitUntilExit()
+        #expect(a.terminationStatus == 0)
+        #expect(b.terminationStatus == 0)
+
+        let jobs = try project.run(["jobs", "--json", "--limit", "1000"]).jsonLines
+        let occurrences = jobs.compactMap { $0["scheduled_for"]?.stringValue }
+        #expect(occurrences.count >= 4, "about one job per second over ~6 s, got \(occurrences.count)")
+        #expect(Set(occurrences).count == occurrences.count, "no occurrence fired twice")
+        let workers = Set(jobs.compactMap { job -> String? in
+            guard let id = job["id"]?.intValue else { return nil }
+            return try? project.run(["job", "\(id)", "--json"]).json?["runs"]?.array.first?["worker"]?.stringValue
+        })
+        print("two-process schedule: \(occurrences.count) occurrences, \(Set(occurrences).count) distinct, run by \(workers.count) process(es)")
+        // Every occurrence is a whole second.
+        #expect(occurrences.allSatisfy { $0.hasSuffix(".000Z") })
+    }
+
+    @Test func nextPrintsOccurrencesAndRejectsBadSchedules() throws {
+        let project = try Project(config: Self.config)
+        let spring = try project.run(["next", "30 2 * * *", "--tz", "Europe/Berlin", "--from", "2026-03-28T12:00:00Z", "--count", "2"], config: false)
+        #expect(spring.code == 0)
+        #expect(spring.stdout == "2026-03-29T01:00:00Z\n2026-03-30T00:30:00Z\n")
+        let autumn = try project.run(["next", "30 2 * * *", "--tz", "Europe/Berlin", "--from", "2026-10-24T12:00:00Z", "--count", "2"], config: false)
+        #expect(autumn.stdout == "2026-10-25T00:30:00Z\n2026-10-26T01:30:00Z\n")
+        let bad = try project.run(["next", "0 25 * * *"], config: false)
+        #expect(bad.code == 2)
+        #expect(bad.stderr.contains("hour"))
+    }
+}
