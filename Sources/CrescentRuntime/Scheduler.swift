@@ -111,19 +111,22 @@ public final class Scheduler: @unchecked Sendable {
             _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))
             return schedule.next(after: now, in: def.timezone)
         }
-        let due = schedule.occurrences(after: from, through: now, limit: 1000, in: def.timezone)
-        if !due.isEmpty {
+        // The newest 1000 due occurrences (oldest first); with `once` only the latest counts.
+        let due = def.missed == .once
+            ? schedule.lastOccurrence(after: from, through: now, in: def.timezone).map { [$0] } ?? []
+            : schedule.latestOccurrences(after: from, through: now, limit: 1000, in: def.timezone)
+        if let latest = due.last {
             let chosen: [Date]
             switch def.missed {
-            case .all: chosen = due
-            case .once: chosen = [due.last!]
+            case .all, .once: chosen = due
             case .skip: chosen = due.filter { now.timeIntervalSince($0) <= grace }
             }
             let jobs = chosen.map { def.newJob(args: "{}", runAt: $0, scheduledFor: $0) }
-            let results = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: jobs, lastFired: due.last!))
-            let skippedMissed = due.count - chosen.count
-            if skippedMissed > 0 {
-                logger.info("missed occurrences not run", metadata: ["task": "\(def.name)", "count": "\(skippedMissed)", "missed": "\(def.missed.rawValue)"])
+            let results = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: jobs, lastFired: latest))
+            if chosen.count < due.count || (def.missed == .once && now.timeIntervalSince(latest) > grace) {
+                logger.info("occurrences were missed while no runner was up", metadata: [
+                    "task": "\(def.name)", "missed": "\(def.missed.rawValue)", "since": "\(TimeText.format(from))", "fired": "\(chosen.count)",
+                ])
             }
             var inserted = 0
             for (occurrence, result) in zip(chosen, results) {
