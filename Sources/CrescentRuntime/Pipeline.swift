@@ -39,6 +39,8 @@ public final class Pipeline: @unchecked Sendable {
     /// `run --limit`: never start more runs than this in total.
     let maxRuns: Int?
     private var started = 0                       // guarded by producerCond
+    /// Tasks whose jobs were claimed while their file was missing; left alone until they return.
+    private var missingTasks: Set<String> = []    // producer thread only
 
     private let producerCond = NSCondition()
     private var queues: [QueueSlot] = []          // guarded by producerCond
@@ -183,17 +185,36 @@ public final class Pipeline: @unchecked Sendable {
             }
             producerCond.unlock()
 
+            if !missingTasks.isEmpty {
+                let loaded = registry.current.tasks
+                missingTasks = missingTasks.filter { loaded[$0] == nil }
+            }
             var claimed = 0
             for (index, name, free) in wants {
                 let jobs: [Job]
                 do {
-                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: free, worker: processID))
+                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: free, worker: processID, excludeTasks: missingTasks.sorted()))
                 } catch {
                     logger.error("claim failed", metadata: ["queue": "\(name)", "error": "\(error)"])
                     continue
                 }
-                claimed += jobs.count
-                for job in jobs { dispatch(job, queueIndex: index) }
+                var orphans: [Int64] = []
+                for job in jobs {
+                    if let definition = registry.task(named: job.task) {
+                        dispatch(job, definition, queueIndex: index)
+                        claimed += 1
+                    } else {
+                        orphans.append(job.id)
+                        if missingTasks.insert(job.task).inserted {
+                            logger.warning("jobs wait for a missing task", metadata: ["task": "\(job.task)", "queue": "\(name)"])
+                        }
+                    }
+                }
+                if !orphans.isEmpty {
+                    do { try store.jobUnclaim(ids: orphans, worker: processID) } catch {
+                        logger.error("could not hand back jobs of a missing task; their lease will expire", metadata: ["error": "\(error)"])
+                    }
+                }
             }
 
             producerCond.lock()
@@ -205,15 +226,7 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    private func dispatch(_ job: Job, queueIndex: Int) {
-        guard let definition = registry.task(named: job.task) else {
-            // The task's file is gone: hand the job back for later without using an attempt.
-            logger.warning("job waits for a missing task", metadata: ["job.id": "\(job.id)", "task": "\(job.task)"])
-            let completion = JobCompletion(jobID: job.id, attempt: job.attempt, worker: processID,
-                                           outcome: .snoozed(until: Date().addingTimeInterval(30)))
-            _ = try? store.jobCompleteMany([completion])
-            return
-        }
+    private func dispatch(_ job: Job, _ definition: TaskDefinition, queueIndex: Int) {
         producerCond.lock()
         var best = 0
         for i in workerLoad.indices where workerLoad[i] < workerLoad[best] { best = i }

@@ -19,11 +19,13 @@ extension Config {
         }
     }
 
-    /// Reads and validates the tasks directory into a fresh registry.
-    public func loadTasks(version: Int = 1) -> (TaskSnapshot, TaskRegistry) {
+    /// Reads and validates the tasks directory into a fresh registry. With `store`, a task whose
+    /// file fails to load now keeps the definition a runner last persisted (its last good version).
+    public func loadTasks(version: Int = 1, store: JobStore? = nil) -> (TaskSnapshot, TaskRegistry) {
         let snapshot = TaskSnapshot.read(tasksDir: tasksDir, displayRoot: baseDir, version: version)
         let set = TaskLoader.load(snapshot, config: luaConfig)
         let registry = TaskRegistry()
+        if let store { registry.install(definitions: TaskRegistry.persisted(in: store), errors: [], version: 0) }
         registry.install(definitions: set.definitions, errors: set.errors, version: version)
         return (snapshot, registry)
     }
@@ -78,6 +80,7 @@ public final class Runner: @unchecked Sendable {
         let store = try config.openStore()
         let (snapshot, registry) = config.loadTasks()
         let current = registry.current
+        persist(registry, store)
         logger.info("tasks loaded", metadata: ["tasks": "\(current.tasks.count)", "errors": "\(current.errors.count)", "dir": "\(config.tasksDir.path)"])
         for error in current.errors {
             logger.error("task file failed to load", metadata: ["file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)"])
@@ -128,6 +131,7 @@ public final class Runner: @unchecked Sendable {
             let set = TaskLoader.load(snapshot, config: luaConfig)
             let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version)
             for worker in allWorkers { _ = worker.install(snapshot) }
+            self.persist(registry, store)
             for error in installed.errors {
                 logger.error("task file failed to load; its last good version keeps running", metadata: [
                     "file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)",
@@ -177,6 +181,12 @@ public final class Runner: @unchecked Sendable {
         for worker in workers { worker.shutdown() }
         logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
         return 0
+    }
+
+    private func persist(_ registry: TaskRegistry, _ store: JobStore) {
+        do { try registry.persist(to: store) } catch {
+            logger.warning("could not record the loaded tasks in the database", metadata: ["error": "\(error)"])
+        }
     }
 
     /// First SIGINT/SIGTERM: graceful stop. Second: exit at once.

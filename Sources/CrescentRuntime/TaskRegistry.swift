@@ -1,4 +1,5 @@
 import CrescentCore
+import CrescentStore
 import Foundation
 
 /// The loaded tasks, versioned and swapped whole on reload.
@@ -15,6 +16,10 @@ public final class TaskRegistry: @unchecked Sendable {
 
         public var sortedTasks: [TaskDefinition] { tasks.values.sorted { $0.name < $1.name } }
     }
+
+    /// Where a runner records the definitions it runs, for other commands (kv namespace).
+    static let persistedTask = "crescent:runner"
+    static let persistedKey = "registry"
 
     private let lock = NSLock()
     private var snapshot = Snapshot(version: 0, tasks: [:], errors: [], loadedAt: Date())
@@ -47,5 +52,25 @@ public final class TaskRegistry: @unchecked Sendable {
         }
         snapshot = Snapshot(version: version, tasks: tasks, errors: errors, loadedAt: Date())
         return snapshot
+    }
+}
+
+extension TaskRegistry {
+    /// The runner's view, written after each load so that `tasks`, `enqueue` and `status` in
+    /// other processes see the last good version of a task whose file is broken now.
+    public func persist(to store: JobStore) throws {
+        let snap = current
+        let doc = JSONValue.object([
+            "version": .int(Int64(snap.version)),
+            "tasks": .array(snap.sortedTasks.map { $0.json() }),
+        ])
+        try store.storeApply([StoreWrite(task: Self.persistedTask, key: Self.persistedKey, value: doc.encoded())])
+    }
+
+    /// The definitions last persisted by a runner (empty if none).
+    public static func persisted(in store: JobStore) -> [TaskDefinition] {
+        guard let text = try? store.storeGet(task: persistedTask, key: persistedKey),
+              let doc = try? JSONValue.decode(text), case .array(let tasks)? = doc["tasks"] else { return [] }
+        return tasks.compactMap(TaskDefinition.init(json:))
     }
 }

@@ -19,8 +19,10 @@ public struct JobClaimParams: Sendable {
     /// The claiming process (`WorkerProcess.id`); becomes the lease owner.
     public var worker: String
     public var now: Date
-    public init(queue: String, limit: Int, worker: String, now: Date = Date()) {
-        self.queue = queue; self.limit = limit; self.worker = worker; self.now = now
+    /// Jobs of these tasks are left alone (their task files are missing: they wait for them).
+    public var excludeTasks: [String]
+    public init(queue: String, limit: Int, worker: String, now: Date = Date(), excludeTasks: [String] = []) {
+        self.queue = queue; self.limit = limit; self.worker = worker; self.now = now; self.excludeTasks = excludeTasks
     }
 }
 
@@ -125,6 +127,9 @@ public protocol JobStore: Sendable {
     /// Applies completions in one transaction. Returns, per completion, whether it was
     /// applied (false: fenced out — the job is no longer that attempt of that worker).
     func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool]
+    /// Undoes a claim that never ran (its task is not loaded): back to `queued` as it was,
+    /// the attempt not counted, no run recorded. Fenced like a completion.
+    func jobUnclaim(ids: [Int64], worker: String) throws
     func jobGet(id: Int64) throws -> Job?
     func jobRuns(id: Int64) throws -> [JobRun]
     /// Newest first.
@@ -154,6 +159,8 @@ public protocol JobStore: Sendable {
 
     // Handler key–value store
     func storeGet(task: String, key: String) throws -> String?
+    /// Writes keys outside a job (nil value deletes), in one transaction.
+    func storeApply(_ writes: [StoreWrite]) throws
 
     // Processes and leases
     func processRegister(_ process: WorkerProcess) throws

@@ -130,18 +130,24 @@ extension SQLiteJobStore {
                 """)
             try expire.execute(arguments: [now, params.queue, now])
 
+            let exclude = params.excludeTasks.isEmpty
+                ? "" : "AND task NOT IN (\(Array(repeating: "?", count: params.excludeTasks.count).joined(separator: ",")))"
             let claim = try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?, started_at = ?,
                                 expires_at = NULL, finished_at = NULL
                 WHERE id IN (
                     SELECT id FROM jobs INDEXED BY jobs_claim
                     WHERE queue = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
+                    \(exclude)
                     ORDER BY priority DESC, run_at, id LIMIT ?)
                 RETURNING \(Self.jobColumns)
                 """)
             var jobs: [Job] = []
             jobs.reserveCapacity(params.limit)
-            let rows = try Row.fetchCursor(claim, arguments: [params.worker, now, params.queue, now, params.limit])
+            var arguments: StatementArguments = [params.worker, now, params.queue, now]
+            arguments += StatementArguments(params.excludeTasks)
+            arguments += [params.limit]
+            let rows = try Row.fetchCursor(claim, arguments: arguments)
             while let row = try rows.next() { jobs.append(Self.job(from: row)) }
             // RETURNING gives no order; hand them out in claim order.
             jobs.sort { a, b in
@@ -150,6 +156,17 @@ extension SQLiteJobStore {
                 return a.id < b.id
             }
             return jobs
+        }
+    }
+
+    public func jobUnclaim(ids: [Int64], worker: String) throws {
+        guard !ids.isEmpty else { return }
+        try write { db in
+            let stmt = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'queued', attempt = attempt - 1, lease_owner = NULL, started_at = NULL
+                WHERE id = ? AND state = 'running' AND lease_owner = ?
+                """)
+            for id in ids { try stmt.execute(arguments: [id, worker]) }
         }
     }
 

@@ -21,8 +21,8 @@ struct EnqueueCommand: CrescentCommand {
         var runAt: Date?
         if let delay { runAt = Date().addingTimeInterval(try DurationText.parse(delay)) }
         if let at { runAt = try TimeText.parse(at) }
-        let (snapshot, registry) = config.loadTasks()
         let store = try config.openStore()
+        let (snapshot, registry) = config.loadTasks(store: store)
         let enqueuer = Enqueuer(store: store, registry: registry, functionKey: TaskKeys.functionKey(config: config, snapshot: snapshot, registry: registry))
         let result = try enqueuer.enqueue(.init(task: task, args: args, queue: queue, priority: priority, runAt: runAt))
         if json {

@@ -12,8 +12,8 @@ struct TasksCommand: CrescentCommand {
 
     func execute() throws {
         let config = try options.load()
-        let (_, registry) = config.loadTasks()
         let store = try config.openStore()
+        let (_, registry) = config.loadTasks(store: store)
         let doc = Reports.tasks(registry, store: store)
         if json { Output.json(doc); return }
         var tasks: [JSONValue] = []
@@ -47,8 +47,8 @@ struct StatusCommand: CrescentCommand {
 
     func execute() throws {
         let config = try options.load()
-        let (_, registry) = config.loadTasks()
         let store = try config.openStore()
+        let (_, registry) = config.loadTasks(store: store)
         let doc: JSONValue
         do { doc = try Reports.status(registry, store: store) } catch { throw CrescentError.failed("cannot read status: \(error)") }
         if json { Output.json(doc); return }
