@@ -89,14 +89,38 @@ enum Dashboard {
         return span(seconds)
     }
 
-    /// JSON text pretty-printed for reading (objects with sorted keys).
+    /// JSON text pretty-printed for reading: two-space indent, object keys sorted. Text
+    /// that is not JSON comes back as it is.
     static func pretty(_ text: String) -> String {
-        guard let data = text.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
-              let out = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]),
-              let string = String(data: out, encoding: .utf8)
-        else { return text }
-        return string
+        guard let value = try? JSONValue.decode(text) else { return text }
+        var out = ""
+        pretty(value, indent: "", into: &out)
+        return out
+    }
+
+    static func pretty(_ value: JSONValue, indent: String, into out: inout String) {
+        let inner = indent + "  "
+        switch value {
+        case .array(let items) where !items.isEmpty:
+            out += "[\n"
+            for (i, item) in items.enumerated() {
+                out += inner
+                pretty(item, indent: inner, into: &out)
+                out += i == items.count - 1 ? "\n" : ",\n"
+            }
+            out += indent + "]"
+        case .object(let fields) where !fields.isEmpty:
+            out += "{\n"
+            let keys = fields.keys.sorted()
+            for (i, key) in keys.enumerated() {
+                out += inner + JSONValue.string(key).encoded() + ": "
+                pretty(fields[key]!, indent: inner, into: &out)
+                out += i == keys.count - 1 ? "\n" : ",\n"
+            }
+            out += indent + "}"
+        default:
+            out += value.encoded()
+        }
     }
 
     /// The first line of an error, cut to `limit` characters.
@@ -161,7 +185,9 @@ enum Dashboard {
         let needed = max(1, (n + 3) / 4)
         var base = 1
         while true {
-            for step in [1, 2, 5] where step * base >= needed { return step * base * 4 }
+            for step in [10, 15, 20, 25, 30, 40, 50, 60, 80] where (step * base) % 10 == 0 && step * base / 10 >= needed {
+                return step * base / 10 * 4
+            }
             base *= 10
         }
     }

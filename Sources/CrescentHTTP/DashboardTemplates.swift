@@ -67,7 +67,7 @@ enum DashboardTemplates {
         </table>
         {{/hasFires}}
         {{^hasFires}}<p class="empty">No scheduled tasks.</p>{{/hasFires}}
-        {{#hasErrors}}<p class="error-box"><a href="/tasks">{{errorCount}} task file(s) failed to load</a></p>{{/hasErrors}}
+        {{#hasErrors}}<p class="error-box"><a href="/tasks">{{errorText}}</a></p>{{/hasErrors}}
         </div>
         </div>
         """
@@ -91,10 +91,11 @@ enum DashboardTemplates {
         <p class="muted">Version {{version}}, loaded {{loadedAt}}.</p>
         {{#hasErrors}}
         <h2>Load errors</h2>
-        <div class="error-box">
+        <div class="error-box spaced">
         {{#errors}}<div class="load-error"><code>{{location}}</code> {{message}}</div>{{/errors}}
         <p class="muted small">A task whose file fails to load keeps running its last good version.</p>
         </div>
+        <h2>Tasks</h2>
         {{/hasErrors}}
         {{#hasTasks}}
         <table>
@@ -103,7 +104,7 @@ enum DashboardTemplates {
         {{#tasks}}<tr>
         <td><a href="/jobs?task={{urlName}}"><strong>{{name}}</strong></a><div class="muted small">{{file}}</div></td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a>{{#showPriority}} <span class="muted small">prio {{priority}}</span>{{/showPriority}}</td>
-        <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{timezone}} · missed: {{missed}}</div>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
+        <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
         <td>{{#nextFire}}<span title="{{nextFireAt}}">{{nextFire}}</span>{{/nextFire}}{{^nextFire}}<span class="muted">—</span>{{/nextFire}}</td>
         <td>{{#unique}}{{unique}}{{/unique}}{{^unique}}<span class="muted">—</span>{{/unique}}</td>
         <td>{{ttl}}{{#expires}}<div class="muted small">expires {{expires}}</div>{{/expires}}</td>
@@ -135,7 +136,7 @@ enum DashboardTemplates {
         """
 
     static let actions = """
-        {{#canRetry}}<form method="post" action="/jobs/{{id}}/retry" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><button type="submit" class="primary">Retry</button></form>{{/canRetry}}
+        {{#canRetry}}<form method="post" action="/jobs/{{id}}/retry" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><button type="submit"{{^withActions}} class="primary"{{/withActions}}>Retry</button></form>{{/canRetry}}
         {{#canCancel}}<form method="post" action="/jobs/{{id}}/cancel" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><button type="submit" class="danger">Cancel</button></form>{{/canCancel}}
         """
 
@@ -181,9 +182,9 @@ enum DashboardTemplates {
         <tbody>
         {{#runs}}<tr>
         <td class="num">{{attempt}}</td><td>{{startedAt}}</td><td>{{#finishedAt}}{{finishedAt}}{{/finishedAt}}{{^finishedAt}}<span class="muted">running</span>{{/finishedAt}}</td>
-        <td class="num">{{took}}</td><td>{{#outcome}}<span class="badge s-{{outcome}}">{{outcome}}</span>{{/outcome}}</td><td><code class="small">{{worker}}</code></td>
+        <td class="num">{{took}}</td><td>{{#outcome}}<span class="badge s-{{outcome}}">{{outcome}}</span>{{/outcome}}{{^outcome}}<span class="badge s-running">running</span>{{/outcome}}</td><td><code class="small">{{worker}}</code></td>
         </tr>
-        {{#error}}<tr class="detail"><td></td><td colspan="5"><pre class="error">{{error}}</pre>{{#traceback}}<details><summary>Traceback</summary><pre>{{traceback}}</pre></details>{{/traceback}}</td></tr>{{/error}}
+        {{#error}}<tr class="detail"><td></td><td colspan="5"><pre class="error">{{error}}</pre>{{#traceback}}<details{{#last}} open{{/last}}><summary>Traceback</summary><pre>{{traceback}}</pre></details>{{/traceback}}</td></tr>{{/error}}
         {{/runs}}
         </tbody>
         </table>
@@ -244,8 +245,8 @@ enum DashboardTemplates {
         nav a{color:#b9c1d3;font-size:14px}nav a:hover{color:#fff;text-decoration:none}
         nav a.on{color:#fff;box-shadow:inset 0 -2px 0 #ffd166;padding-bottom:15px;margin-bottom:-17px}
         nav .count{background:#c62f2f;color:#fff;border-radius:9px;padding:0 6px;font-size:11px;font-weight:700}
-        main{padding:26px 28px 40px}
-        footer{font-size:12px;padding-bottom:24px}
+        main.wrap{padding-top:28px;padding-bottom:36px}
+        footer{font-size:12px;padding-bottom:24px;border-top:1px solid var(--line);padding-top:12px}
         h1{font-size:23px;margin:0 0 18px;font-weight:650;display:flex;align-items:center;gap:12px}
         h2{font-size:15px;margin:30px 0 10px;color:#3a4255;font-weight:650}
         .muted{color:var(--muted)}.small{font-size:12px}
@@ -296,7 +297,7 @@ enum DashboardTemplates {
         .pager a{margin-left:14px}
         .notice{background:#e9edff;border:1px solid #c2ccff;padding:9px 14px;border-radius:8px;margin-bottom:18px}
         .error-box{background:#fff6f6;border:1px solid #f3caca;padding:10px 14px;border-radius:8px;color:#8f1d1d}
-        .load-error{margin:4px 0}.load-error code{color:#8f1d1d;font-weight:600}
+        .spaced{margin-bottom:8px}.load-error{margin:4px 0}.load-error code{color:#8f1d1d;font-weight:600}
         .empty{background:var(--card);border:1px dashed var(--line);border-radius:10px;padding:22px;text-align:center;color:var(--muted)}
         dl.kv{display:grid;grid-template-columns:150px 1fr;gap:6px 16px;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 18px;margin:0}
         dl.kv dt{color:var(--muted)}dl.kv dd{margin:0}

@@ -162,7 +162,8 @@ extension HTTPServer {
                 ["task": task, "urlTask": RequestInput.encode(task), "at": Dashboard.clock(at), "relative": Dashboard.relative(at, now: now)]
             },
             "hasFires": !d.fires.isEmpty,
-            "hasErrors": d.errors > 0, "errorCount": d.errors,
+            "hasErrors": d.errors > 0,
+            "errorText": d.errors == 1 ? "1 task file failed to load" : "\(d.errors) task files failed to load",
         ]
         return try await render("overview", title: "Overview", active: "/", request: request, context: context)
     }
@@ -227,12 +228,16 @@ extension HTTPServer {
                 "name": def.name, "urlName": RequestInput.encode(def.name), "file": def.file,
                 "queue": def.queue, "urlQueue": RequestInput.encode(def.queue),
                 "priority": def.priority, "showPriority": def.priority != 0,
-                "timezone": def.timezone.identifier, "missed": def.missed.rawValue,
+                "missed": def.missed.rawValue,
                 "ttl": DurationText.format(def.ttl),
                 "retry": r.attempts <= 1 ? "no retries"
                     : "\(r.attempts) attempts, \(r.backoff.rawValue) from \(DurationText.format(r.delay)) (max \(DurationText.format(r.maxDelay)))",
             ]
             if let s = def.scheduleText { row["schedule"] = s }
+            if def.schedule?.usesTimeZone == true {
+                let zone = def.timezone.identifier
+                row["timezone"] = zone == "GMT" ? "UTC" : zone
+            }
             if let at = fires[def.name] {
                 row["nextFire"] = Dashboard.relative(at, now: now)
                 row["nextFireAt"] = Dashboard.clock(at)
@@ -328,8 +333,10 @@ extension HTTPServer {
         if let k = job.uniqueKey { context["uniqueKey"] = k }
         context["args"] = Dashboard.pretty(job.args)
         if let r = job.result { context["result"] = Dashboard.pretty(r) }
-        context["runs"] = runs.map { run -> [String: Any] in
-            var row: [String: Any] = ["attempt": run.attempt, "startedAt": Dashboard.clock(run.startedAt), "worker": run.worker]
+        let lastFailed = runs.lastIndex { $0.traceback?.isEmpty == false }
+        context["runs"] = runs.enumerated().map { index, run -> [String: Any] in
+            var row: [String: Any] = ["attempt": run.attempt, "startedAt": Dashboard.clock(run.startedAt), "worker": run.worker,
+                                      "last": index == lastFailed]
             if let f = run.finishedAt {
                 row["finishedAt"] = Dashboard.clock(f)
                 row["took"] = Dashboard.took(max(0, f.timeIntervalSince(run.startedAt)))

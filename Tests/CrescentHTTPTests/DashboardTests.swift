@@ -33,7 +33,7 @@ struct DashboardTests {
             #expect(html.contains("Runs finished per minute"))
             #expect(html.contains(#"<a href="/jobs?queue=critical">critical</a>"#))
             #expect(html.contains("report/daily"), "next fires list the scheduled task")
-            #expect(html.contains("1 task file(s) failed to load"))
+            #expect(html.contains("1 task file failed to load"))
             #expect(html.contains("2<span class=\"sub\"> busy") || html.contains("· 2 busy"))
             // The Dead nav entry carries the count of dead jobs.
             #expect(html.contains(#"Dead <span class="count">1</span>"#))
@@ -224,12 +224,27 @@ struct DashboardTests {
         #expect(Dashboard.niceCeiling(1) == 4)
         #expect(Dashboard.niceCeiling(5) == 8)
         #expect(Dashboard.niceCeiling(37) == 40)
-        #expect(Dashboard.niceCeiling(41) == 80)
+        #expect(Dashboard.niceCeiling(41) == 60)
+        #expect(Dashboard.niceCeiling(900) == 1000)
         #expect(Dashboard.span(42) == "42s")
         #expect(Dashboard.span(125) == "2m 5s")
         #expect(Dashboard.span(7260) == "2h 1m")
         #expect(Dashboard.relative(Date(timeIntervalSinceNow: -90)).hasSuffix("ago"))
         #expect(Dashboard.clock(Date(timeIntervalSince1970: 0)) == "1970-01-01 00:00:00 UTC")
+        #expect(Dashboard.pretty(#"{"b":[1,{"c":null}],"a":"x","e":{},"f":[]}"#) == """
+            {
+              "a": "x",
+              "b": [
+                1,
+                {
+                  "c": null
+                }
+              ],
+              "e": {},
+              "f": []
+            }
+            """)
+        #expect(Dashboard.pretty("not json") == "not json")
         let minutes = (0..<60).map { RunMinute(start: Date(timeIntervalSince1970: Double($0) * 60), succeeded: $0 % 3, failed: $0 % 5 == 0 ? 1 : 0) }
         let svg = Dashboard.chart(minutes)
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>"))
