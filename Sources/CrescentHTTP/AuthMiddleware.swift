@@ -38,6 +38,20 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// Refuses state-changing requests (anything but GET and HEAD) that a browser marks as
+/// sent from another site: `Sec-Fetch-Site` other than `same-origin`/`none`, or an `Origin`
+/// that is not this host. Browsers send stored Basic credentials along with cross-site form
+/// posts, so without this a foreign page could enqueue or retry jobs. Clients such as curl
+/// send neither header and pass.
+struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method != .get && request.method != .head {
+            try HTTPServer.checkSameOrigin(request)
+        }
+        return try await next(request, context)
+    }
+}
+
 /// Compares without an early exit, so the time taken does not tell how much matched.
 func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)

@@ -246,7 +246,7 @@ enum DashboardTemplates {
         nav a.on{color:#fff;box-shadow:inset 0 -2px 0 #ffd166;padding-bottom:15px;margin-bottom:-17px}
         nav .count{background:#c62f2f;color:#fff;border-radius:9px;padding:0 6px;font-size:11px;font-weight:700}
         main.wrap{padding-top:28px;padding-bottom:36px}
-        footer{font-size:12px;padding-bottom:24px;border-top:1px solid var(--line);padding-top:12px}
+        footer{font-size:12px;padding-bottom:24px}
         h1{font-size:23px;margin:0 0 18px;font-weight:650;display:flex;align-items:center;gap:12px}
         h2{font-size:15px;margin:30px 0 10px;color:#3a4255;font-weight:650}
         .muted{color:var(--muted)}.small{font-size:12px}

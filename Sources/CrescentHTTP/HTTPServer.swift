@@ -66,10 +66,12 @@ public final class HTTPServer: Sendable {
 
     // MARK: building
 
-    /// The router with every route and middleware: error mapping outermost, then auth.
+    /// The router with every route and middleware: error mapping outermost, then the
+    /// cross-site check of state-changing requests, then auth.
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: SameOriginMiddleware())
         router.add(middleware: AuthMiddleware(password: config.httpPassword))
         addAPIRoutes(to: router)
         addOpsRoutes(to: router)

@@ -88,6 +88,35 @@ struct APITests {
         #expect(f.enqueuedCalls.value == 0)
     }
 
+    @Test("A POST a browser sends from another site is refused with 403 (Basic credentials ride along cross-site)")
+    func crossSitePost() async throws {
+        let f = try HTTPFixture()
+        let dead = try f.deadJob()
+        try await f.test { client in
+            var foreign = jsonHeaders
+            foreign[.origin] = "https://evil.example"
+            let r = try await client.execute(uri: "/api/jobs", method: .post, headers: foreign, body: body(#"{"task": "mail/welcome"}"#))
+            #expect(r.status == .forbidden)
+            #expect(r.json?["error"]?.stringValue?.contains("cross-site") == true)
+            var fetchSite = jsonHeaders
+            fetchSite[HTTPField.Name("Sec-Fetch-Site")!] = "cross-site"
+            let retry = try await client.execute(uri: "/api/jobs/\(dead)/retry", method: .post, headers: fetchSite)
+            #expect(retry.status == .forbidden)
+            // An Origin naming this host (the test client's authority is "localhost") passes.
+            var same = jsonHeaders
+            same[.origin] = "http://localhost"
+            same[HTTPField.Name("Sec-Fetch-Site")!] = "same-origin"
+            let ok = try await client.execute(uri: "/api/jobs", method: .post, headers: same, body: body(#"{"task": "mail/welcome"}"#))
+            #expect(ok.status == .created)
+            var otherPort = jsonHeaders
+            otherPort[.origin] = "http://localhost:9999"
+            let refused = try await client.execute(uri: "/api/jobs", method: .post, headers: otherPort, body: body(#"{"task": "mail/welcome"}"#))
+            #expect(refused.status == .forbidden)
+        }
+        #expect(try f.store.jobGet(id: dead)?.state == .dead)
+        #expect(try f.store.jobCount(JobListParams(state: .queued)) == 1)
+    }
+
     @Test("POST /api/jobs for an unknown task is 404")
     func enqueueUnknownTask() async throws {
         let f = try HTTPFixture()
