@@ -57,7 +57,7 @@ struct ExecCommand: CrescentCommand {
         }
         if !result.pushes.isEmpty {
             Output.line("would push (\(result.pushes.count)):")
-            for p in result.pushes { Output.line("  \(p.task) \(p.args) queue=\(p.queue)" + (p.runAt > now ? " at \(TimeText.format(p.runAt))" : "")) }
+            for p in result.pushes { Output.line("  \(p.task) \(p.args) queue=\(p.queue)" + (p.runAt.timeIntervalSince(result.finishedAt) > 0.5 ? " at \(TimeText.format(p.runAt))" : "")) }
         }
         if !result.storeWrites.isEmpty {
             Output.line("would write to the store (\(result.storeWrites.count)):")
