@@ -291,7 +291,7 @@ enum DashboardTemplates {
         .toolbar{margin:-6px 0 16px}.toolbar form.inline{margin:0 6px 0 0}
         .filters{display:flex;gap:12px;align-items:flex-end;margin:0 0 16px;flex-wrap:wrap}
         .filters label{font-size:11px;color:var(--muted);display:flex;flex-direction:column;gap:3px;text-transform:uppercase;letter-spacing:.05em;font-weight:600}
-        select,input{font:inherit;font-size:14px;padding:5px 8px;border:1px solid #c8cfdb;border-radius:7px;background:#fff;min-width:150px}
+        select,input{font:inherit;font-size:14px;font-weight:400;text-transform:none;letter-spacing:0;padding:5px 8px;border:1px solid #c8cfdb;border-radius:7px;background:#fff;min-width:150px}
         .filters button{padding:6px 14px}.clear{font-size:13px;padding-bottom:6px}
         .pager{display:flex;justify-content:space-between;margin-top:12px;font-size:14px}
         .pager a{margin-left:14px}
