@@ -37,7 +37,7 @@ public struct JSONLogHandler: LogHandler {
             JSONValue.string(key).encode(into: &line)
             line += ":" + fields[key]!.encoded()
         }
-        sink.write(line + "\n")
+        sink.write(line + "}\n")
     }
 }
 

@@ -158,11 +158,12 @@ public final class Pipeline: @unchecked Sendable {
 
     // MARK: Producer
 
-    /// Queues in fetch order: configured (or `--queues`) first, then queues named by tasks.
-    private func refreshQueues() {
+    /// Queues in fetch order: configured (or `--queues`) first, then queues named by tasks, then
+    /// queues that only jobs name (`enqueue --queue adhoc`, `queue.push(..., {queue = ...})`).
+    private func refreshQueues(due: [String]) {
         guard !restricted else { return }
         let named = Set(registry.current.tasks.values.map(\.queue))
-        for name in named.sorted() where !queues.contains(where: { $0.name == name }) {
+        for name in named.sorted() + due.sorted() where !queues.contains(where: { $0.name == name }) {
             queues.append(QueueSlot(name: name, concurrency: defaultConcurrency))
         }
     }
@@ -170,18 +171,22 @@ public final class Pipeline: @unchecked Sendable {
     private func produceLoop() {
         var lastRefresh = Date.distantPast
         while true {
+            var due: [String] = []
+            if !restricted && Date().timeIntervalSince(lastRefresh) > 1, let sqlite = store as? SQLiteJobStore {
+                due = Array(((try? sqlite.oldestDuePerQueue(now: Date())) ?? [:]).keys)
+            }
             producerCond.lock()
             if stopping { producerCond.unlock(); return }
             if Date().timeIntervalSince(lastRefresh) > 1 {
-                refreshQueues()
+                refreshQueues(due: due)
                 lastRefresh = Date()
             }
+            // `--limit` budget: spent on what is actually claimed, so an empty queue earlier in
+            // the order does not hold it back from the queues after it.
             var budget = maxRuns.map { $0 - started } ?? Int.max
             var wants: [(Int, String, Int)] = []
             for (i, q) in queues.enumerated() where q.concurrency > q.inFlight && budget > 0 {
-                let n = min(batchLimit, q.concurrency - q.inFlight, budget)
-                wants.append((i, q.name, n))
-                budget -= n
+                wants.append((i, q.name, min(batchLimit, q.concurrency - q.inFlight)))
             }
             producerCond.unlock()
 
@@ -190,14 +195,15 @@ public final class Pipeline: @unchecked Sendable {
                 missingTasks = missingTasks.filter { loaded[$0] == nil }
             }
             var claimed = 0
-            for (index, name, free) in wants {
+            for (index, name, free) in wants where budget > 0 {
                 let jobs: [Job]
                 do {
-                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: free, worker: processID, excludeTasks: missingTasks.sorted()))
+                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: min(free, budget), worker: processID, excludeTasks: missingTasks.sorted()))
                 } catch {
                     logger.error("claim failed", metadata: ["queue": "\(name)", "error": "\(error)"])
                     continue
                 }
+                budget -= jobs.count
                 var orphans: [Int64] = []
                 for job in jobs {
                     if let definition = registry.task(named: job.task) {
