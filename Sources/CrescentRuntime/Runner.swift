@@ -173,10 +173,11 @@ public final class Runner: @unchecked Sendable {
 
         stopSignal.wait()
         logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": "\(config.shutdownTimeout)"])
+        // Stop fetching first (the other loops can take a moment to stop), then the inputs.
+        pipeline.shutdown(timeout: options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout)
         stopFrontEnd?()
         watcher.stop()
         scheduler.stop()
-        pipeline.shutdown(timeout: options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout)
         maintenance.stop()
         for worker in workers { worker.shutdown() }
         logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
