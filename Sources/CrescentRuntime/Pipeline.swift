@@ -146,6 +146,10 @@ public final class Pipeline: @unchecked Sendable {
             } catch {
                 logger.error("could not release running jobs; their lease will expire", metadata: ["error": "\(error)"])
             }
+            // Forget them before aborting them, so their aborted attempts are not written (or logged) again.
+            producerCond.lock()
+            for item in leftovers { running.removeValue(forKey: item.job.id) }
+            producerCond.unlock()
             for item in leftovers { workers[item.worker].cancel(jobID: item.job.id) }
         }
 

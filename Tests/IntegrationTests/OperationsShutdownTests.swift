@@ -58,6 +58,7 @@ import Testing
         #expect(runs.first?["finished_at"] != .null)
         let logs = runner.jsonLogLines
         #expect(logs.contains { $0["msg"]?.stringValue?.contains("released") == true }, "\(runner.stderr)")
+        #expect(!logs.contains { $0["level"] == .string("warn") || $0["level"] == .string("error") }, "a clean release: \(runner.stderr)")
 
         // Released work runs again on the next start, to success.
         let again = try project.run(["run", "--limit", "1"])
