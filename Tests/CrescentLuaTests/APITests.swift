@@ -23,7 +23,7 @@ private func failure(_ r: ExecResult?) -> String? {
             out.object = json.encode({b = 1, a = {true, false}})
             out.float = json.encode(1.5)
             out.null_enc = json.encode({1, json.null, 3})
-            local d = json.decode('{"a":[1,2,{"b":null}],"s":"h\u00e9"}')
+            local d = json.decode('{"a":[1,2,{"b":null}],"s":"h\\u00e9"}')
             out.a2 = d.a[2]
             out.isnull = d.a[3].b == json.null
             out.s = d.s
@@ -62,7 +62,7 @@ private func failure(_ r: ExecResult?) -> String? {
 
 @Suite struct LogEnvTimeTests {
     @Test func logCarriesJobMetadata() throws {
-        let fx = try Fixture(["t.lua": task(#"log.warn("sync done", { user = 5, tags = {"a"} })\nprint("hello", 1)"#)])
+        let fx = try Fixture(["t.lua": task("log.warn('sync done', { user = 5, tags = {'a'} })\nprint('hello', 1)")])
         let logs = LogCapture()
         let (worker, _) = try fx.worker(logs: logs)
         defer { worker.shutdown() }

@@ -31,6 +31,14 @@ class H(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
     def log_message(self, *args):
         pass
+import os, signal, threading
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
+parent = os.getppid()
+def watch_parent():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+threading.Thread(target=watch_parent, daemon=True).start()
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
@@ -43,6 +51,7 @@ srv.serve_forever()
         process.arguments = ["python3", script.path]
         let pipe = Pipe()
         process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
         try process.run()
         var line = Data()
         while true {
@@ -58,7 +67,8 @@ srv.serve_forever()
     }
 
     deinit {
-        process.terminate()
+        // SIGKILL: the test process may have SIGTERM blocked, and children inherit that mask.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: script)
     }
@@ -123,7 +133,7 @@ srv.serve_forever()
         guard case .failed(let message, _)? = run(worker, makeJob(task: "raise"))?.outcome else {
             Issue.record("expected failure"); return
         }
-        #expect(message.hasPrefix("tasks/raise.lua:3: GET http://127.0.0.1:1/x failed"))
+        #expect(message.hasPrefix("tasks/raise.lua:4: GET http://127.0.0.1:1/x failed"))
     }
 
     @Test func requestsOverlapOnOneVM() throws {

@@ -43,7 +43,10 @@ final class Fixture: @unchecked Sendable {
             ?? Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let worker = try LuaWorker(index: 0, config: config, host: host, logger: logger)
         let errors = worker.install(snapshot())
-        precondition(errors.isEmpty, "fixture tasks failed to load: \(errors)")
+        if !errors.isEmpty {
+            worker.shutdown()
+            throw CrescentError.failed("fixture tasks failed to load: \(errors)")
+        }
         return (worker, host)
     }
 }

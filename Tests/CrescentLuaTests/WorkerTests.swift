@@ -23,9 +23,9 @@ import Testing
         guard case .failed(let message, let traceback)? = run(worker, makeJob(task: "fail"))?.outcome else {
             Issue.record("expected a failure"); return
         }
-        #expect(message == "tasks/fail.lua:4: boom")
+        #expect(message == "tasks/fail.lua:5: boom")
         #expect(traceback?.contains("stack traceback:") == true)
-        #expect(traceback?.contains("tasks/fail.lua:4") == true)
+        #expect(traceback?.contains("tasks/fail.lua:5") == true)
         guard case .failed(let fnMessage, _)? = run(worker, makeJob(task: "fn"))?.outcome else {
             Issue.record("expected a failure"); return
         }
