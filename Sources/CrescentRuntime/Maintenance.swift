@@ -78,7 +78,12 @@ public final class Maintenance: @unchecked Sendable {
                     lastBeat = now
                     if try !store.leaseRenew(processID: process.id, busy: busy(), now: now) {
                         logger.warning("this process lost its lease; registering again")
-                        try store.processRegister(process)
+                        // With a fresh heartbeat: the start time would look expired at once,
+                        // and other processes would rescue every job this one claims.
+                        var again = process
+                        again.heartbeatAt = now
+                        again.busy = busy()
+                        try store.processRegister(again)
                     }
                     rescue(now: now)
                 }
