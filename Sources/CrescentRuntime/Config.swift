@@ -82,6 +82,9 @@ public struct Config: Sendable {
         let url = URL(fileURLWithPath: file).standardizedFileURL
         var config = Config(baseDir: url.deletingLastPathComponent())
         config.file = URL(fileURLWithPath: file)
+        if let line = unparsableHeaderLine(text) {
+            throw CrescentError(.config, "not valid TOML: a table header needs a key name after \"[\"", file: file, line: line)
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -334,6 +337,36 @@ struct ConfigReader {
 }
 
 extension Config {
+    /// The first line with a table header whose name cannot start where it should (`[=`,
+    /// `[`, `[ #`, `[é]`). Such a file is not valid TOML, but TOMLKit's parser asserts on it
+    /// (aborting the process) instead of reporting an error, so it is refused here first.
+    /// Lines inside multi-line strings are skipped.
+    static func unparsableHeaderLine(_ text: String) -> Int? {
+        var openDelimiter: Substring?
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let startsInsideString = openDelimiter != nil
+            var rest = raw[...]
+            while true {
+                let triple = ["\"\"\"", "\'\'\'"].compactMap { d in rest.range(of: d).map { ($0, rest[$0]) } }
+                    .filter { openDelimiter == nil || $0.1 == openDelimiter! }.min { $0.0.lowerBound < $1.0.lowerBound }
+                guard let (range, delimiter) = triple else { break }
+                openDelimiter = openDelimiter == nil ? delimiter : nil
+                rest = rest[range.upperBound...]
+            }
+            if startsInsideString { continue }
+            let line = raw.drop { $0.isWhitespace || $0 == "\u{FEFF}" }
+            guard line.first == "[" else { continue }
+            var name = line.dropFirst()
+            if name.first == "[" { name = name.dropFirst() }
+            name = name.drop { $0 == " " || $0 == "\t" }
+            guard let first = name.first else { return n + 1 }
+            if first == "]" || first == "\"" || first == "'" || first == "_" || first == "-" { continue }
+            if first.isASCII && (first.isLetter || first.isNumber) { continue }
+            return n + 1
+        }
+        return nil
+    }
+
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
