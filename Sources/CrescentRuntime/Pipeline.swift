@@ -248,7 +248,7 @@ public final class Pipeline: @unchecked Sendable {
         producerCond.unlock()
 
         logger.debug("job started", metadata: [
-            "job.id": "\(job.id)", "task": "\(job.task)", "queue": "\(job.queue)", "attempt": "\(job.attempt)",
+            "job.id": .stringConvertible(job.id), "task": "\(job.task)", "queue": "\(job.queue)", "attempt": .stringConvertible(job.attempt),
         ])
         workers[best].submit(ExecRequest(job: job, ttl: definition.ttl)) { [self] result in
             completerCond.lock()
@@ -345,9 +345,9 @@ public final class Pipeline: @unchecked Sendable {
 
     private func log(_ completion: JobCompletion, applied: Bool, item: InFlight) {
         var meta: Logger.Metadata = [
-            "job.id": "\(item.job.id)", "task": "\(item.job.task)", "queue": "\(item.job.queue)",
-            "attempt": "\(item.job.attempt)",
-            "duration_ms": "\(Int(completion.finishedAt.timeIntervalSince(item.startedAt) * 1000))",
+            "job.id": .stringConvertible(item.job.id), "task": "\(item.job.task)", "queue": "\(item.job.queue)",
+            "attempt": .stringConvertible(item.job.attempt),
+            "duration_ms": .stringConvertible(Int(completion.finishedAt.timeIntervalSince(item.startedAt) * 1000)),
         ]
         if !applied {
             logger.warning("job outcome rejected: the job is no longer this attempt of this process", metadata: meta)

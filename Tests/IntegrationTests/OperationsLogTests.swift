@@ -44,16 +44,16 @@ import Testing
         }
         #expect(!logs.contains { $0["level"] == .string("trace") }, "-v is debug, not trace")
 
-        func about(_ id: Int64) -> [JSONValue] { logs.filter { $0["job.id"]?.stringValue == "\(id)" || $0["job.id"]?.intValue == id } }
+        func about(_ id: Int64) -> [JSONValue] { logs.filter { $0["job.id"] == .int(id) } }
         // The success: started and finished at debug, with a duration; the handler's own line carries the job.
         let okLogs = about(ok)
         let started = okLogs.first { $0["msg"] == .string("job started") }
         #expect(started?["level"] == .string("debug"))
         #expect(started?["task"] == .string("ok"))
-        #expect(started?["attempt"]?.stringValue == "1" || started?["attempt"]?.intValue == 1)
+        #expect(started?["attempt"] == .int(1), "ids, attempts and durations are JSON numbers")
         let finished = okLogs.first { $0["msg"] == .string("job succeeded") }
         #expect(finished?["level"] == .string("debug"), "\(okLogs)")
-        #expect(finished?["duration_ms"] != nil)
+        #expect(finished?["duration_ms"]?.intValue != nil)
         let inside = okLogs.first { $0["msg"] == .string("inside") }
         #expect(inside?["level"] == .string("info"), "\(okLogs)")
         #expect(inside?["task"] == .string("ok"))
@@ -64,9 +64,9 @@ import Testing
         #expect(failures.count == 2, "\(about(bad))")
         for (i, f) in failures.enumerated() {
             #expect(f["task"] == .string("bad"))
-            #expect(f["attempt"]?.stringValue == "\(i + 1)" || f["attempt"]?.intValue == Int64(i + 1))
+            #expect(f["attempt"] == .int(Int64(i + 1)))
             #expect(f["error"]?.stringValue?.contains("kaput") == true)
-            #expect(f["duration_ms"] != nil)
+            #expect(f["duration_ms"]?.intValue != nil)
         }
         #expect(failures.first?["retry_at"] != nil)
         #expect(failures.last?["msg"]?.stringValue?.contains("for good") == true, "\(failures)")
