@@ -49,7 +49,9 @@ public enum Reports {
         ])
     }
 
-    public static func status(_ registry: TaskRegistry, store: JobStore, now: Date = Date()) throws -> JSONValue {
+    /// With `lease`, a process that has not heart-beaten for longer is marked `"lost": true`
+    /// (killed or hung; its jobs go back to the queue once another process rescues them).
+    public static func status(_ registry: TaskRegistry, store: JobStore, now: Date = Date(), lease: Double? = nil) throws -> JSONValue {
         var queues: [String: [String: JSONValue]] = [:]
         for c in try store.jobCounts() {
             queues[c.queue, default: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })][c.state.rawValue] = .int(Int64(c.count))
@@ -59,6 +61,8 @@ public enum Reports {
                 "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
                 "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
                 "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
+                "heartbeat_age_s": .double((now.timeIntervalSince(p.heartbeatAt) * 1000).rounded() / 1000),
+                "lost": .bool(lease.map { now.timeIntervalSince(p.heartbeatAt) > $0 } ?? false),
             ])
         }
         let fires = registry.current.sortedTasks.compactMap { def -> (String, Date)? in

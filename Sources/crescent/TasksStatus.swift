@@ -50,7 +50,7 @@ struct StatusCommand: CrescentCommand {
         let store = try config.openStore()
         let (_, registry) = config.loadTasks(store: store)
         let doc: JSONValue
-        do { doc = try Reports.status(registry, store: store) } catch { throw CrescentError.failed("cannot read status: \(error)") }
+        do { doc = try Reports.status(registry, store: store, lease: config.lease) } catch { throw CrescentError.failed("cannot read status: \(error)") }
         if json { Output.json(doc); return }
         let shown: [JobState] = [.scheduled, .queued, .running, .retrying, .succeeded, .dead, .cancelled, .expired]
         if case .object(let queues)? = doc["queues"], !queues.isEmpty {
@@ -75,7 +75,9 @@ struct StatusCommand: CrescentCommand {
             for p in procs {
                 var queues = ""
                 if case .array(let a)? = p["queues"] { queues = a.compactMap(\.stringValue).joined(separator: ",") }
-                Output.line("  \(p["id"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")")
+                let lost = p["lost"] == .bool(true)
+                    ? "  LOST: no heartbeat for " + DurationText.format((p["heartbeat_age_s"]?.doubleValue ?? 0).rounded()) : ""
+                Output.line("  \(p["id"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost)
             }
         } else {
             Output.line("processes: none running")

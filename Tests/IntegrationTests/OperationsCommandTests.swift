@@ -111,6 +111,25 @@ import Testing
         #expect(try project.opsState(long) == "cancelled", "nothing re-queues it at shutdown")
     }
 
+    /// A process killed with -9 stops heart-beating: `status` marks it lost once its lease has passed.
+    @Test func statusMarksALostProcess() throws {
+        let project = try Project(config: Self.config.replacingOccurrences(of: "threads = 2", with: "threads = 1\nlease = \"1s\""), tasks: Self.tasks)
+        let runner = try OpsRunner(project)
+        let seen = try opsEventually(20) { () -> JSONValue? in
+            try project.run(["status", "--json"]).json?["processes"]?.array.first
+        }
+        #expect(seen?["lost"] == .bool(false))
+        runner.signal(SIGKILL)
+        #expect(runner.waitForExit() != nil)
+        let lost = try opsEventually(20) { () -> JSONValue? in
+            let p = try project.run(["status", "--json"]).json?["processes"]?.array.first
+            return p?["lost"] == .bool(true) ? p : nil
+        }
+        #expect((lost?["heartbeat_age_s"]?.doubleValue ?? 0) > 1, "\(String(describing: lost))")
+        let text = try project.run(["status"])
+        #expect(text.stdout.contains("LOST: no heartbeat for"), "\(text.stdout)")
+    }
+
     @Test func statusOnABusyRunner() throws {
         let project = try Project(config: Self.config, tasks: Self.tasks)
         let idle = try project.run(["status", "--json"])
