@@ -23,6 +23,7 @@ import Testing
         "nap.lua": "return { handler = function(job) sleep(job.args.secs or '30s'); return 'woke' end }\n",
         "boom.lua": "return { retry = { attempts = 1 }, handler = function(job) if job.args.ok then return 'fine' end; error('boom') end }\n",
         "ok.lua": "return { handler = function(job) return job.args end }\n",
+        "spin.lua": "return { handler = function(job) local n = 0; while true do n = n + 1 end end }\n",
         "hourly.lua": "return { schedule = '@hourly', handler = function(job) return 1 end }\n",
     ]
 
@@ -102,6 +103,13 @@ import Testing
         #expect(runs.first?["outcome"] == .string("aborted"))
         #expect(runs.first?["error"]?.stringValue?.contains("cancelled") == true, "\(runs)")
         #expect(job?["finished_at"] != .null)
+
+        // A handler in a pure Lua loop is aborted too.
+        let spin = try project.opsEnqueue("spin")
+        #expect(try project.opsWaitFor(spin, "running") != nil)
+        #expect(try project.run(["cancel", "\(spin)"]).code == 0)
+        let spun = try project.opsWaitFor(spin, "cancelled", timeout: 20)
+        #expect(spun?["runs"]?.array.first?["outcome"] == .string("aborted"), "\(runner.stderr)")
 
         // The runner goes on with other work.
         let next = try project.opsEnqueue("ok", ["--args", #"{"n": 1}"#])

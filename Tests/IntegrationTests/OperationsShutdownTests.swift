@@ -68,6 +68,21 @@ import Testing
         #expect(done["runs"]?.array.map { $0["outcome"] } == [.string("released"), .string("succeeded")])
     }
 
+    /// A handler stuck in a pure Lua loop is released at the timeout too, and the process still exits 0.
+    @Test func shutdownReleasesABusyLoop() throws {
+        let project = try Project(config: Self.config(shutdownTimeout: "500ms"), tasks: [
+            "spin.lua": "return { handler = function(job) local n = 0; while true do n = n + 1 end end }\n",
+        ])
+        let id = try project.opsEnqueue("spin")
+        let runner = try OpsRunner(project)
+        #expect(try project.opsWaitFor(id, "running") != nil)
+        runner.signal(SIGTERM)
+        #expect(runner.waitForExit(30) == 0, "\(runner.stderr)")
+        let job = try #require(try project.opsJob(id))
+        #expect(job["state"] == .string("queued"))
+        #expect(job["runs"]?.array.map { $0["outcome"] } == [.string("released")])
+    }
+
     /// A second signal exits at once, without waiting for (or releasing) the running job.
     @Test func secondSignalExitsAtOnce() throws {
         let project = try Project(config: Self.config(shutdownTimeout: "60s"), tasks: ["nap.lua": Self.nap])
