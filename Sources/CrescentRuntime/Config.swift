@@ -343,7 +343,9 @@ extension Config {
     /// Lines inside multi-line strings are skipped.
     static func unparsableHeaderLine(_ text: String) -> Int? {
         var openDelimiter: Substring?
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: split on it too.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (n, raw) in lines.enumerated() {
             let startsInsideString = openDelimiter != nil
             var rest = raw[...]
             while true {
