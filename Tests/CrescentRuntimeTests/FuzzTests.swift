@@ -179,6 +179,25 @@ struct Mutator {
         #expect(refused > 0 && accepted > 0)
     }
 
+    /// Table headers that once aborted the TOML parser (an assertion in TOMLKit's C++
+    /// parser) are refused as config errors; valid headers still parse.
+    @Test func tableHeadersThatCannotStartAKey() {
+        let bad = ["[=", "[", "[[", "[ \t", "a = 1\n[ # c", "[+a]", "[é]", "[*]", "[\r\nb = 1", "[workers]\r\n[\r\n",
+                   "\u{FEFF}[=", "  [=", "[[ = 1", "[\u{0}]"]
+        for text in bad {
+            #expect(throws: CrescentError.self, "\(text.debugDescription)") {
+                try Config.parse(text, file: "/srv/app/crescent.toml", environment: [:])
+            }
+        }
+        let good = ["[workers]\nthreads = 2", "[ workers ]\nthreads = 2", "[[queues]]\nname = \"a\"", "[\"env\"]\nA = 1",
+                    "[env]\nPEM = \"\"\"\n[=\n\"\"\"", "[env]\r\nA = 1\r\n", "\u{FEFF}[workers]\nthreads = 1"]
+        for text in good {
+            #expect(throws: Never.self, "\(text.debugDescription)") {
+                try Config.parse(text, file: "/srv/app/crescent.toml", environment: [:])
+            }
+        }
+    }
+
     // MARK: task files
 
     static let validTasks = [
