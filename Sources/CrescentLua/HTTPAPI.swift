@@ -130,6 +130,10 @@ enum HTTPAPI {
             configuration.connectionPool = .init(idleTimeout: .seconds(60),
                                                  concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, maxConnectionsPerHost))
             configuration.decompression = .enabled(limit: .ratio(100))
+            // Failed connection attempts are retried with backoff until this timeout; a
+            // refused connection is then reported within about a second.
+            configuration.timeout.connect = .seconds(1)
+            configuration.connectionPool.retryConnectionEstablishment = false
             // Connection attempts are retried with backoff, but a refused or unreachable host
             // fails the request after 3 s instead of the client's default 10 s; the job's own
             // retry policy takes it from there.

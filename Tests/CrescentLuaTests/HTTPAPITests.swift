@@ -118,14 +118,21 @@ srv.serve_forever()
     @Test func errorsNameMethodAndURL() throws {
         let server = try LocalServer()
         let fx = try Fixture(["t.lua": task("""
+            local t0 = now()
             local ok1, e1 = pcall(http.get, "http://127.0.0.1:1/x")
+            local t1 = now()
             local ok2, e2 = pcall(http.get, env.BASE .. "/slow", { timeout = "200ms" })
+            log.info("http error timings", { refused = t1 - t0, timeout = now() - t1 })
             local ok3, e3 = pcall(http.request, { url = "http://x", colour = 1 })
             return { e1 = e1, e2 = e2, e3 = e3 }
             """), "raise.lua": task("http.get('http://127.0.0.1:1/x')")])
-        let (worker, _) = try fx.worker(env: ["BASE": "http://127.0.0.1:\(server.port)"])
+        let logs = LogCapture()
+        let (worker, _) = try fx.worker(env: ["BASE": "http://127.0.0.1:\(server.port)"], logs: logs)
         defer { worker.shutdown() }
         let r = run(worker, makeJob(task: "t"))
+        if let timings = logs.entries.first(where: { $0.message == "http error timings" }) {
+            print("http error timings: \(timings.metadata)")
+        }
         let v = try #require(value(r), "\(String(describing: r?.outcome))")
         #expect(v["e1"]?.stringValue?.contains("GET http://127.0.0.1:1/x failed: connection refused") == true, "\(String(describing: v["e1"]))")
         #expect(v["e2"]?.stringValue?.contains("GET http://127.0.0.1:\(server.port)/slow failed: timed out") == true, "\(String(describing: v["e2"]))")
