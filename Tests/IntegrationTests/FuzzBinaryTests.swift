@@ -78,7 +78,7 @@ import Glibc
                       String(repeating: "x", count: 100_000), Self.deepArray, Self.deepObject, "/nonexistent/crescent.toml"]
         var launches = 0, succeeded = 0, failed = 0, enqueued = 0
         let fixed: [[String]] = [["enqueue", "ok"], ["enqueue", "uniq", "--args", "{\"k\": 1}"], ["enqueue", "uniq", "--args", "{\"k\": 1}", "--json"],
-                                 ["enqueue", "ok", "--in", "1h", "--priority", "-3"], ["jobs", "--json"], ["status", "--json"], ["tasks"]]
+                                 ["enqueue", "ok", "--in", "1h", "--priority=-3"], ["jobs", "--json"], ["status", "--json"], ["tasks"]]
         for i in 0..<75 {
             var args = i < fixed.count ? fixed[i] : [rng.pick(commands)].filter { !$0.isEmpty }
             if i < fixed.count {
