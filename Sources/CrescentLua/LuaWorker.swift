@@ -14,7 +14,11 @@ import Synchronization
 /// the worker's thread.
 public final class LuaWorker: @unchecked Sendable {
     public let index: Int
-    private let vm: LuaVM
+    private var vm: LuaVM
+    private let host: LuaHost
+    /// The last installed snapshot, to rebuild the VM from.
+    private var lastSnapshot: TaskSnapshot?
+    private var needsRebuild = false
     private let config: LuaConfig
     private let logger: Logger
 
@@ -49,6 +53,7 @@ public final class LuaWorker: @unchecked Sendable {
         self.index = index
         self.config = config
         self.logger = logger
+        self.host = host
         self.vm = try LuaVM(config: config, host: host, logger: logger)
         vm.waiter = self
         let thread = Thread { [self] in self.runLoop() }
@@ -68,7 +73,10 @@ public final class LuaWorker: @unchecked Sendable {
     /// task whose file broke keeps its previous good version here. Blocks until done.
     @discardableResult
     public func install(_ snapshot: TaskSnapshot) -> [TaskLoadError] {
-        onLoop { self.vm.install(snapshot).errors } ?? [TaskLoadError(file: "", line: nil, message: "the Lua worker has stopped")]
+        onLoop {
+            self.lastSnapshot = snapshot
+            return self.vm.install(snapshot).errors
+        } ?? [TaskLoadError(file: "", line: nil, message: "the Lua worker has stopped")]
     }
 
     /// The tasks loaded in this VM now.
@@ -167,6 +175,7 @@ public final class LuaWorker: @unchecked Sendable {
             condition.unlock()
             for message in batch { handle(message) }
             fireTimers()
+            if needsRebuild && attempts.isEmpty { rebuild() }
             if stop { break }
         }
         for a in Array(attempts.values) { finish(a, .aborted(reason: "worker shut down")) }
@@ -203,6 +212,19 @@ public final class LuaWorker: @unchecked Sendable {
         }
     }
 
+    private func rebuild() {
+        needsRebuild = false
+        do {
+            let fresh = try LuaVM(config: config, host: host, logger: logger)
+            fresh.waiter = self
+            if let snapshot = lastSnapshot { _ = fresh.install(snapshot) }
+            vm = fresh
+            logger.warning("Lua VM rebuilt after running out of memory", metadata: ["worker": "\(index)"])
+        } catch {
+            logger.error("cannot rebuild the Lua VM", metadata: ["worker": "\(index)", "error": "\(error)"])
+        }
+    }
+
     private func fireTimers() {
         let now = crescent_monotonic()
         while let timer = timers.popDue(now: now) {
@@ -227,7 +249,13 @@ public final class LuaWorker: @unchecked Sendable {
         controlsLock.lock()
         if controls[jobID] == a.ctl { controls.removeValue(forKey: jobID) }
         controlsLock.unlock()
-        vm.release(a, collect: outcome == .aborted(reason: "memory limit exceeded"))
+        let overMemory = outcome == .aborted(reason: "memory limit exceeded")
+        vm.release(a, collect: overMemory)
+        if overMemory && vm.memoryUsed > config.memoryLimit / 10 * 9 {
+            // A full collection did not bring the VM back under its cap: start a fresh one
+            // once no attempt is running on this one.
+            needsRebuild = true
+        }
         var result = ExecResult(jobID: jobID, attempt: a.request.job.attempt, outcome: outcome,
                                 startedAt: a.startedAt, finishedAt: Date())
         if case .succeeded = outcome {

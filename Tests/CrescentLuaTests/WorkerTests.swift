@@ -108,6 +108,17 @@ import Testing
         #expect(run(worker, makeJob(4, task: "ok"))?.outcome == .succeeded(result: "1000"))
     }
 
+    @Test func vmIsRebuiltWhenMemoryStaysHeld() throws {
+        let fx = try Fixture([
+            "hoard.lua": "local keep = {}\nreturn { handler = function(job)\n if job.args.count then return #keep end\n for i = 1, 1e8 do keep[#keep + 1] = i end\nend }",
+        ])
+        let (worker, _) = try fx.worker(memory: 16 << 20)
+        defer { worker.shutdown() }
+        #expect(run(worker, makeJob(1, task: "hoard"))?.outcome == .aborted(reason: "memory limit exceeded"))
+        // The file-level table still held the memory: the worker started a fresh VM with the tasks.
+        #expect(run(worker, makeJob(2, task: "hoard", args: #"{"count":true}"#))?.outcome == .succeeded(result: "0"))
+    }
+
     @Test func cancelWaitingAndSpinningJobs() throws {
         let fx = try Fixture(["long.lua": task("sleep(\"1h\")"), "spin.lua": task("while true do end")])
         let (worker, _) = try fx.worker()
