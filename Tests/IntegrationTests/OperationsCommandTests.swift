@@ -138,6 +138,26 @@ import Testing
         #expect(text.stdout.contains("LOST: no heartbeat for"), "\(text.stdout)")
     }
 
+    /// Cancelling a job whose process died mid-run: the next process's rescue ends it `cancelled`, not re-run.
+    @Test func cancelAJobOfALostProcess() throws {
+        let project = try Project(config: Self.config.replacingOccurrences(of: "threads = 2", with: "threads = 1\nlease = \"1s\""), tasks: Self.tasks)
+        let id = try project.opsEnqueue("nap", ["--args", #"{"secs": "60s"}"#])
+        let first = try OpsRunner(project)
+        #expect(try project.opsWaitFor(id, "running") != nil)
+        first.signal(SIGKILL)
+        #expect(first.waitForExit() != nil)
+        let c = try project.run(["cancel", "\(id)"])
+        #expect(c.code == 0, "\(c.stderr)")
+        #expect(try project.opsState(id) == "running", "still running until its lease is found expired")
+        let second = try OpsRunner(project)
+        let job = try project.opsWaitFor(id, "cancelled", timeout: 30)
+        #expect(job != nil, "\(second.stderr)")
+        #expect(job?["runs"]?.array.map { $0["outcome"] } == [.string("aborted")])
+        #expect(job?["runs"]?.array.first?["error"] == .string("worker lost"))
+        second.signal(SIGTERM)
+        #expect(second.waitForExit() == 0)
+    }
+
     @Test func statusOnABusyRunner() throws {
         let project = try Project(config: Self.config, tasks: Self.tasks)
         let idle = try project.run(["status", "--json"])
