@@ -71,16 +71,33 @@ extension SQLiteJobStore {
                 cancel_requested = CASE WHEN ? = 'cancelled' THEN cancel_requested ELSE 0 END
             WHERE id = ?
             """)
+        let rawRun = RawStatement(run, db)
+        let rawUpdate = RawStatement(update, db)
         // Nearly always no cancel was requested: one try for each case.
         for cancelRequested in [false, true] {
             let t = transition(outcome, cancelRequested: cancelRequested, finishedAt: finishedAt, now: now)
-            try run.execute(arguments: [finishedAt.epoch, finishedAt.epoch, t.runOutcome.rawValue, t.runError, t.traceback,
-                                        jobID, attempt, worker, cancelRequested])
+            rawRun.bind(1, finishedAt.epoch)
+            rawRun.bind(2, finishedAt.epoch)
+            rawRun.bind(3, t.runOutcome.rawValue)
+            rawRun.bind(4, t.runError)
+            rawRun.bind(5, t.traceback)
+            rawRun.bind(6, jobID)
+            rawRun.bind(7, attempt)
+            rawRun.bind(8, worker)
+            rawRun.bind(9, cancelRequested)
+            try rawRun.run()
             guard db.changesCount == 1 else { continue }
-            try update.execute(arguments: [
-                t.state.rawValue, t.result, t.keepError, t.error, t.finished ? finishedAt.epoch : nil,
-                t.runAt?.epoch, t.attemptDelta, t.maxAttemptsDelta, t.state.rawValue, jobID,
-            ])
+            rawUpdate.bind(1, t.state.rawValue)
+            rawUpdate.bind(2, t.result)
+            rawUpdate.bind(3, t.keepError)
+            rawUpdate.bind(4, t.error)
+            rawUpdate.bind(5, t.finished ? finishedAt.epoch : nil)
+            rawUpdate.bind(6, t.runAt?.epoch)
+            rawUpdate.bind(7, t.attemptDelta)
+            rawUpdate.bind(8, t.maxAttemptsDelta)
+            rawUpdate.bind(9, t.state.rawValue)
+            rawUpdate.bind(10, jobID)
+            try rawUpdate.run()
             return true
         }
         return false

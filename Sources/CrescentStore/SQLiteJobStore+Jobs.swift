@@ -20,22 +20,46 @@ extension SQLiteJobStore {
             createdAt: dateFrom(row[13] as Double), finishedAt: dateFrom(row[14] as Double?))
     }
 
+    /// Reads a `Job` from the current row of a raw statement selected with `jobColumns`.
+    static func job(from raw: RawStatement) -> Job {
+        Job(
+            id: raw.int64(0), task: raw.string(1), queue: raw.string(2), priority: raw.int(3),
+            state: JobState(rawValue: raw.string(4)) ?? .dead,
+            args: raw.string(5), attempt: raw.int(6), maxAttempts: raw.int(7), result: raw.stringOrNil(8), error: raw.stringOrNil(9),
+            uniqueKey: raw.stringOrNil(10), scheduledFor: dateFrom(raw.doubleOrNil(11)), runAt: dateFrom(raw.double(12)),
+            createdAt: dateFrom(raw.double(13)), finishedAt: dateFrom(raw.doubleOrNil(14)))
+    }
+
     // MARK: insert
 
     /// Inserts one job inside the current write transaction, honouring its unique key
     /// (active duplicates and `uniquePeriod`) and its schedule occurrence.
     static func insert(_ p: JobInsertParams, now: Date, db: Database) throws -> JobInsertResult {
         let state: JobState = p.runAt > now ? .scheduled : .queued
+        if p.uniqueKey == nil && p.scheduledFor == nil {
+            // The common case, bound straight into the cached statement.
+            let raw = RawStatement(try db.cachedStatement(sql: insertSQL), db)
+            raw.bind(1, p.id)
+            raw.bind(2, p.task)
+            raw.bind(3, p.queue)
+            raw.bind(4, p.priority)
+            raw.bind(5, state.rawValue)
+            raw.bind(6, p.args)
+            raw.bind(7, p.maxAttempts)
+            raw.bind(8, nil as String?)
+            raw.bind(9, nil as Double?)
+            raw.bind(10, nil as Double?)
+            raw.bind(11, p.runAt.epoch)
+            raw.bind(12, now.epoch)
+            raw.bind(13, p.expiresAt?.epoch)
+            try raw.run()
+            return JobInsertResult(id: db.lastInsertedRowID, duplicate: false)
+        }
         let args: StatementArguments = [
             p.id, p.task, p.queue, p.priority, state.rawValue, p.args, p.maxAttempts,
             p.uniqueKey, p.uniqueKey == nil ? nil : p.uniquePeriod, p.scheduledFor?.occurrenceEpoch,
             p.runAt.epoch, now.epoch, p.expiresAt?.epoch,
         ]
-        if p.uniqueKey == nil && p.scheduledFor == nil {
-            let stmt = try db.cachedStatement(sql: insertSQL)
-            try stmt.execute(arguments: args)
-            return JobInsertResult(id: db.lastInsertedRowID, duplicate: false)
-        }
         if let key = p.uniqueKey, let period = p.uniquePeriod,
            let existing = try findUnique(key: key, period: period, now: now, db: db) {
             return JobInsertResult(id: existing, duplicate: true)
@@ -147,8 +171,20 @@ extension SQLiteJobStore {
             var arguments: StatementArguments = [params.worker, now, params.queue, now]
             arguments += StatementArguments(params.excludeTasks)
             arguments += [params.limit]
-            let rows = try Row.fetchCursor(claim, arguments: arguments)
-            while let row = try rows.next() { jobs.append(Self.job(from: row)) }
+            if params.excludeTasks.isEmpty {
+                // The common case, read straight from the statement.
+                let raw = RawStatement(claim, db)
+                raw.bind(1, params.worker)
+                raw.bind(2, now)
+                raw.bind(3, params.queue)
+                raw.bind(4, now)
+                raw.bind(5, params.limit)
+                defer { raw.finish() }
+                while try raw.step() { jobs.append(Self.job(from: raw)) }
+            } else {
+                let rows = try Row.fetchCursor(claim, arguments: arguments)
+                while let row = try rows.next() { jobs.append(Self.job(from: row)) }
+            }
             // RETURNING gives no order; hand them out in claim order.
             jobs.sort { a, b in
                 if a.priority != b.priority { return a.priority > b.priority }

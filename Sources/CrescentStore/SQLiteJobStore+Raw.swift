@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// Binding and stepping the hot path's cached statements through SQLite's C API.
+///
+/// GRDB's `StatementArguments` box every value in an existential and build arrays per
+/// call; on the claim/complete/insert path that was a visible share of the writer's time.
+/// These helpers bind straight into the prepared statement. They are only used on
+/// statements from `db.cachedStatement`, inside a GRDB transaction, and always reset the
+/// statement afterwards, so GRDB finds it as it left it.
+struct RawStatement {
+    let handle: OpaquePointer
+    let db: Database
+
+    init(_ statement: Statement, _ db: Database) {
+        handle = statement.sqliteStatement
+        self.db = db
+        sqlite3_reset(handle)
+    }
+
+    /// SQLite copies the bytes before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    @inline(__always) func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
+    @inline(__always) func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
+    @inline(__always) func bind(_ index: Int32, _ value: Bool) { sqlite3_bind_int64(handle, index, value ? 1 : 0) }
+    @inline(__always) func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(handle, index, value) }
+
+    @inline(__always) func bind(_ index: Int32, _ value: Int64?) {
+        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    @inline(__always) func bind(_ index: Int32, _ value: Double?) {
+        if let value { sqlite3_bind_double(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    func bind(_ index: Int32, _ value: String?) {
+        guard var value else { sqlite3_bind_null(handle, index); return }
+        value.withUTF8 { buffer in
+            if let base = buffer.baseAddress, buffer.count > 0 {
+                _ = UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                    sqlite3_bind_text(handle, index, $0, Int32(buffer.count), Self.transient)
+                }
+            } else {
+                // An empty string binds '' (not NULL).
+                sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            }
+        }
+    }
+
+    /// Runs a statement that returns no rows; resets it and clears its bindings.
+    func run() throws {
+        let code = sqlite3_step(handle)
+        defer { sqlite3_reset(handle); sqlite3_clear_bindings(handle) }
+        guard code == SQLITE_DONE else { throw failure(code) }
+    }
+
+    /// Steps once: true with a row ready to read, false when done.
+    func step() throws -> Bool {
+        let code = sqlite3_step(handle)
+        if code == SQLITE_ROW { return true }
+        if code == SQLITE_DONE { return false }
+        throw failure(code)
+    }
+
+    /// Resets after `step()` reads.
+    func finish() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    @inline(__always) func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    @inline(__always) func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
+    @inline(__always) func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    @inline(__always) func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+    @inline(__always) func doubleOrNil(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
+
+    func string(_ column: Int32) -> String {
+        guard let text = sqlite3_column_text(handle, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+
+    func stringOrNil(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
+
+    private func failure(_ code: Int32) -> DatabaseError {
+        let message = sqlite3_errmsg(db.sqliteConnection).map { String(cString: $0) }
+        sqlite3_reset(handle)
+        return DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)), message: message,
+                             sql: sqlite3_sql(handle).map { String(cString: $0) })
+    }
+}
