@@ -12,10 +12,17 @@ import Logging
 /// Producer when slots free up or jobs are pushed, and the Completer when results arrive.
 public final class Pipeline: @unchecked Sendable {
     /// A job handed to a worker, remembered until its completion is written.
+    /// Only what the completion needs (copying a whole `Job` and `TaskDefinition` per job
+    /// was a measurable share of the Completer's time).
     struct InFlight {
-        var job: Job
-        var definition: TaskDefinition
+        var id: Int64
+        var attempt: Int
+        var maxAttempts: Int
+        var task: String
+        var queue: String
+        var retry: RetryPolicy
         var worker: Int
+        var queueIndex: Int
         var startedAt: Date
     }
 
@@ -138,7 +145,7 @@ public final class Pipeline: @unchecked Sendable {
         if !leftovers.isEmpty {
             let now = Date()
             let releases = leftovers.map {
-                JobCompletion(jobID: $0.job.id, attempt: $0.job.attempt, worker: processID, finishedAt: now, outcome: .released)
+                JobCompletion(jobID: $0.id, attempt: $0.attempt, worker: processID, finishedAt: now, outcome: .released)
             }
             do {
                 _ = try store.jobCompleteMany(releases)
@@ -148,9 +155,9 @@ public final class Pipeline: @unchecked Sendable {
             }
             // Forget them before aborting them, so their aborted attempts are not written (or logged) again.
             producerCond.lock()
-            for item in leftovers { running.removeValue(forKey: item.job.id) }
+            for item in leftovers { running.removeValue(forKey: item.id) }
             producerCond.unlock()
-            for item in leftovers { workers[item.worker].cancel(jobID: item.job.id) }
+            for item in leftovers { workers[item.worker].cancel(jobID: item.id) }
         }
 
         completerCond.lock()
@@ -244,7 +251,8 @@ public final class Pipeline: @unchecked Sendable {
         started += 1
         queues[queueIndex].inFlight += 1
         let startedAt = Date()
-        running[job.id] = InFlight(job: job, definition: definition, worker: best, startedAt: startedAt)
+        running[job.id] = InFlight(id: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, task: job.task, queue: job.queue,
+                                   retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: startedAt)
         producerCond.unlock()
 
         logger.debug("job started", metadata: [
@@ -301,19 +309,23 @@ public final class Pipeline: @unchecked Sendable {
         for (result, item) in zip(batch, items) {
             guard let item, running.removeValue(forKey: result.jobID) != nil else { continue }
             workerLoad[item.worker] -= 1
-            if let q = queues.firstIndex(where: { $0.name == item.job.queue }) { queues[q].inFlight -= 1 }
+            queues[item.queueIndex].inFlight -= 1  // queues only ever grow: the index stays valid
         }
         wakeRequested = true
         producerCond.broadcast()
         producerCond.unlock()
 
-        let byID = Dictionary(items.compactMap { $0 }.map { ($0.job.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for (index, completion) in completions.enumerated() {
-            guard let item = byID[completion.jobID] else { continue }
+        // `completions` holds one entry per non-nil item, in the same order.
+        let debug = logger.logLevel <= .debug
+        var index = 0
+        for item in items {
+            guard let item else { continue }
+            let completion = completions[index]
             let wasApplied = index < applied.count && applied[index]
-            log(completion, applied: wasApplied, item: item)
+            index += 1
+            if debug || !wasApplied || !completion.outcome.isSuccess { log(completion, applied: wasApplied, item: item) }
             if wasApplied {
-                CrescentMetrics.jobFinished(task: item.job.task, queue: item.job.queue, outcome: completion.outcome.runOutcome.rawValue,
+                CrescentMetrics.jobFinished(task: item.task, queue: item.queue, outcome: completion.outcome.runOutcome.rawValue,
                                             seconds: completion.finishedAt.timeIntervalSince(item.startedAt))
             }
         }
@@ -327,10 +339,11 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     private func completion(for result: ExecResult, of item: InFlight) -> JobCompletion {
-        let job = item.job
         let now = result.finishedAt
-        let retryAt: Date? = job.attempt < job.maxAttempts
-            ? now.addingTimeInterval(item.definition.retry.delay(afterAttempt: job.attempt)) : nil
+        // Drawn only for failures: the jitter's random number is not free.
+        var retryAt: Date? {
+            item.attempt < item.maxAttempts ? now.addingTimeInterval(item.retry.delay(afterAttempt: item.attempt)) : nil
+        }
         let outcome: CompletionOutcome
         switch result.outcome {
         case .succeeded(let value): outcome = .succeeded(result: value)
@@ -339,14 +352,14 @@ public final class Pipeline: @unchecked Sendable {
         case .discarded(let reason): outcome = .discarded(reason: reason)
         case .aborted(let reason): outcome = .aborted(error: reason, retryAt: reason == "cancelled" ? nil : retryAt)
         }
-        return JobCompletion(jobID: job.id, attempt: job.attempt, worker: processID, finishedAt: now, outcome: outcome,
+        return JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, finishedAt: now, outcome: outcome,
                              pushes: result.pushes, storeWrites: result.storeWrites)
     }
 
     private func log(_ completion: JobCompletion, applied: Bool, item: InFlight) {
         var meta: Logger.Metadata = [
-            "job.id": .stringConvertible(item.job.id), "task": "\(item.job.task)", "queue": "\(item.job.queue)",
-            "attempt": .stringConvertible(item.job.attempt),
+            "job.id": .stringConvertible(item.id), "task": "\(item.task)", "queue": "\(item.queue)",
+            "attempt": .stringConvertible(item.attempt),
             "duration_ms": .stringConvertible(Int(completion.finishedAt.timeIntervalSince(item.startedAt) * 1000)),
         ]
         if !applied {
@@ -373,6 +386,11 @@ public final class Pipeline: @unchecked Sendable {
 }
 
 extension CompletionOutcome {
+    var isSuccess: Bool {
+        if case .succeeded = self { return true }
+        return false
+    }
+
     /// The run outcome this completion records.
     var runOutcome: RunOutcome {
         switch self {
