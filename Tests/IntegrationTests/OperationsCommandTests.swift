@@ -24,6 +24,7 @@ import Testing
         "boom.lua": "return { retry = { attempts = 1 }, handler = function(job) if job.args.ok then return 'fine' end; error('boom') end }\n",
         "ok.lua": "return { handler = function(job) return job.args end }\n",
         "spin.lua": "return { handler = function(job) local n = 0; while true do n = n + 1 end end }\n",
+        "slowretry.lua": "return { retry = { attempts = 3, delay = '1h' }, handler = function(job) error('later') end }\n",
         "hourly.lua": "return { schedule = '@hourly', handler = function(job) return 1 end }\n",
     ]
 
@@ -85,6 +86,13 @@ import Testing
         #expect(try project.opsState(queued) == "cancelled")
         #expect(try project.opsState(later) == "cancelled")
         #expect(try project.opsJob(queued)?["finished_at"] != .null)
+        // A job waiting for its next attempt is cancelled at once too.
+        let waiting = try project.opsEnqueue("slowretry")
+        #expect(try project.run(["run", "--limit", "1"]).code == 0)
+        #expect(try project.opsState(waiting) == "retrying")
+        #expect(try project.run(["cancel", "\(waiting)"]).code == 0)
+        #expect(try project.opsState(waiting) == "cancelled")
+
         let twice = try project.run(["cancel", "\(queued)"])
         #expect(twice.code == 1, "a cancelled job cannot be cancelled again")
         #expect(twice.stderr.contains("cancelled"), "\(twice.stderr)")
