@@ -251,9 +251,9 @@ public final class LuaWorker: @unchecked Sendable {
         controlsLock.unlock()
         let overMemory = outcome == .aborted(reason: "memory limit exceeded")
         vm.release(a, collect: overMemory)
-        if overMemory && vm.memoryUsed > config.memoryLimit / 10 * 9 {
-            // A full collection did not bring the VM back under its cap: start a fresh one
-            // once no attempt is running on this one.
+        if overMemory && vm.memoryUsed > config.memoryLimit / 2 {
+            // A full collection left more than half the cap held (state kept by task files):
+            // start a fresh VM once no attempt is running on this one.
             needsRebuild = true
         }
         var result = ExecResult(jobID: jobID, attempt: a.request.job.attempt, outcome: outcome,
