@@ -105,5 +105,12 @@ func splitLuaError(_ text: String, file: String) -> TaskLoadError {
             return TaskLoadError(file: file, line: line, message: msg)
         }
     }
+    // Lua shortens long chunk names ("...ks/deep/name.lua:3: msg"): find ".lua:<line>: ".
+    if let range = text.range(of: #"\.lua:[0-9]+: "#, options: .regularExpression) {
+        let digits = text[range].dropFirst(5).dropLast(2)
+        if let line = Int(digits) {
+            return TaskLoadError(file: file, line: line, message: String(text[range.upperBound...]))
+        }
+    }
     return TaskLoadError(file: file, line: nil, message: text)
 }

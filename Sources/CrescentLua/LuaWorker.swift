@@ -120,7 +120,8 @@ public final class LuaWorker: @unchecked Sendable {
         stopping = true
         condition.signal()
         condition.unlock()
-        if !already { exited.wait() }
+        // From the loop thread itself (a completion callback) the loop stops after this turn.
+        if !already && !isLoopThread { exited.wait() }
     }
 
     deinit {

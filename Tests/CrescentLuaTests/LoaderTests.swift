@@ -80,6 +80,15 @@ import Testing
         #expect(e.description.hasPrefix("tasks/bad.lua:4: "))
     }
 
+    @Test func longPathsKeepTheirLine() throws {
+        let path = "very/long/folder/names/that/go/on/and/on/past/sixty/characters/task.lua"
+        let fx = try Fixture([path: "return {\n  handler = function(job)\n    return 1 +\n  end,\n}\n"])
+        let e = try #require(fx.load().errors.first)
+        #expect(e.file == "tasks/" + path)
+        #expect(e.line == 4)
+        #expect(e.message.hasPrefix("unexpected symbol"))
+    }
+
     @Test func runtimeErrorWhileLoading() throws {
         let fx = try Fixture(["boom.lua": "local x = nil\nlocal y = x.field\nreturn {}\n"])
         let e = try #require(fx.load().errors.first)
