@@ -10,7 +10,7 @@ struct EnqueueCommand: CrescentCommand {
     @Argument(help: "The task name, e.g. mail/digest.") var task: String
     @Option(help: "Args as a JSON object.") var args: String?
     @Option(help: "Queue (default: the task's).") var queue: String?
-    @Option(help: "Priority (higher runs first).") var priority: Int?
+    @Option(parsing: .unconditional, help: "Priority (higher runs first; negative allowed).") var priority: Int?
     @Option(name: .customLong("in"), help: "Run after this duration, e.g. 5m.") var delay: String?
     @Option(help: "Run at this time (ISO 8601 or epoch seconds).") var at: String?
     @Flag(help: "Print {\"id\": N, \"duplicate\": false}.") var json = false
