@@ -120,16 +120,16 @@ import Testing
     }
 
     @Test func cancelWaitingAndSpinningJobs() throws {
-        let fx = try Fixture(["long.lua": task("sleep(\"1h\")"), "spin.lua": task("while true do end")])
-        let (worker, _) = try fx.worker()
+        let fx = try Fixture(["long.lua": task("sleep(\"1h\")"), "spin.lua": task("log.info('spinning')\nwhile true do end")])
+        let logs = LogCapture()
+        let (worker, _) = try fx.worker(logs: logs)
         defer { worker.shutdown() }
         let results = Results()
         worker.submit(ExecRequest(job: makeJob(1, task: "long"), ttl: 60), completion: results.completion)
         worker.submit(ExecRequest(job: makeJob(2, task: "spin"), ttl: 60), completion: results.completion)
         // Wait until the spinning job holds the VM, then cancel both from this thread.
-        let deadline = Date().addingTimeInterval(10)
-        while worker.inFlight < 2 && Date() < deadline { usleep(1000) }
-        usleep(50_000)
+        let deadline = Date().addingTimeInterval(20)
+        while !logs.entries.contains(where: { $0.message == "spinning" }) && Date() < deadline { usleep(1000) }
         worker.cancel(jobID: 2)
         worker.cancel(jobID: 1)
         #expect(results.wait(for: 2))
