@@ -39,6 +39,8 @@ public final class Pipeline: @unchecked Sendable {
     let logger: Logger
     /// Producer wait when nothing is due (another process may enqueue meanwhile).
     let pollInterval: Double
+    /// How often an idle Producer checks whether another connection committed.
+    let changePollInterval = 0.002
     let explicitQueues: [Config.Queue]
     let restricted: Bool
     let defaultConcurrency: Int
@@ -181,7 +183,10 @@ public final class Pipeline: @unchecked Sendable {
 
     private func produceLoop() {
         var lastRefresh = Date.distantPast
+        let sqlite = store as? SQLiteJobStore
         while true {
+            // Read before claiming, so a commit by another process during the claims is seen.
+            let version = try? sqlite?.dataVersion()
             var due: [String] = []
             if !restricted && Date().timeIntervalSince(lastRefresh) > 1, let sqlite = store as? SQLiteJobStore {
                 due = Array(((try? sqlite.oldestDuePerQueue(now: Date())) ?? [:]).keys)
@@ -234,12 +239,33 @@ public final class Pipeline: @unchecked Sendable {
                 }
             }
 
-            producerCond.lock()
-            if claimed == 0 && !wakeRequested && !stopping {
-                _ = producerCond.wait(until: Date().addingTimeInterval(pollInterval))
-            }
+            if claimed == 0 { waitForWork(sqlite: sqlite, version: version) }
+        }
+    }
+
+    /// Idle wait of the Producer: until woken (a slot freed, a same-process enqueue or push),
+    /// until another connection committed (`PRAGMA data_version` moved: `crescent enqueue`,
+    /// another runner), or `pollInterval` at most (jobs that become due with time).
+    private func waitForWork(sqlite: SQLiteJobStore?, version: Int64?) {
+        let deadline = Date().addingTimeInterval(pollInterval)
+        producerCond.lock()
+        defer {
             wakeRequested = false
             producerCond.unlock()
+        }
+        while !wakeRequested && !stopping {
+            let now = Date()
+            guard now < deadline else { return }
+            guard let sqlite, let version else {
+                _ = producerCond.wait(until: deadline)
+                continue
+            }
+            _ = producerCond.wait(until: min(deadline, now.addingTimeInterval(changePollInterval)))
+            if wakeRequested || stopping { return }
+            producerCond.unlock()
+            let current = try? sqlite.dataVersion()
+            producerCond.lock()
+            if current != version { return }
         }
     }
 

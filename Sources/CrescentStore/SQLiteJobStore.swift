@@ -82,6 +82,19 @@ public final class SQLiteJobStore: JobStore, Sendable {
         }
     }
 
+    /// SQLite's `PRAGMA data_version` on the writer connection: it changes whenever another
+    /// connection (another process, or another store on the same file) commits, and never
+    /// for this store's own writes. A cheap change signal to poll instead of claiming.
+    public func dataVersion() throws -> Int64 {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
+            }
+        } catch {
+            throw Self.wrap(error, path: path)
+        }
+    }
+
     static func isBusy(_ error: any Error) -> Bool {
         guard let e = error as? DatabaseError else { return false }
         return e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED
