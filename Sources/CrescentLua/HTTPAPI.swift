@@ -144,7 +144,8 @@ enum HTTPAPI {
         }
     }
 
-    static func execute(_ request: Request, maxConnectionsPerHost: Int,
+    /// Runs a request; a response body larger than `maxBodySize` (the VM's memory cap) fails it.
+    static func execute(_ request: Request, maxConnectionsPerHost: Int, maxBodySize: Int,
                         completion: @escaping @Sendable (Result<Response, HostError>) -> Void) {
         let what = "\(request.method) \(request.url)"
         let prepared: HTTPClient.Request
@@ -158,7 +159,9 @@ enum HTTPAPI {
             return
         }
         let deadline = NIODeadline.now() + .nanoseconds(Int64(min(request.timeout, 86400 * 365) * 1e9))
-        client(maxConnectionsPerHost: maxConnectionsPerHost).execute(request: prepared, deadline: deadline).whenComplete { result in
+        let accumulator = ResponseAccumulator(request: prepared, maxBodySize: min(max(0, maxBodySize), Int(UInt32.max)))
+        client(maxConnectionsPerHost: maxConnectionsPerHost)
+            .execute(request: prepared, delegate: accumulator, deadline: deadline).futureResult.whenComplete { result in
             switch result {
             case .success(let response):
                 var body: [UInt8] = []
@@ -180,6 +183,9 @@ enum HTTPAPI {
             if e == .unsupportedScheme("") { return "unsupported URL scheme" }
             if e == .remoteConnectionClosed { return "the server closed the connection" }
             return "\(e)"
+        }
+        if let e = error as? ResponseAccumulator.ResponseTooBigError {
+            return "the response body is larger than \(e.maxBodySize) bytes"
         }
         if let e = error as? IOError {
             return String(cString: strerror(e.errnoCode)).lowercased()

@@ -114,6 +114,7 @@ public final class LuaWorker: @unchecked Sendable {
     }
 
     /// Stops the loop. Attempts still running end with `.aborted("worker shut down")`.
+    /// Call it when done with the worker: its thread keeps the worker alive until then.
     public func shutdown() {
         condition.lock()
         let already = stopping
@@ -280,7 +281,7 @@ extension LuaWorker: LuaWaiter {
         let token = nextToken
         attempt.waitToken = token
         let serial = attempt.serial
-        HTTPAPI.execute(request, maxConnectionsPerHost: config.maxConnectionsPerHost) { [weak self] result in
+        HTTPAPI.execute(request, maxConnectionsPerHost: config.maxConnectionsPerHost, maxBodySize: config.memoryLimit) { [weak self] result in
             let payload: ResumePayload
             switch result {
             case .success(let response): payload = .http(response)
