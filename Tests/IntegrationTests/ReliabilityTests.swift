@@ -70,7 +70,7 @@ import Glibc
         let n = 3000
         let concurrency = 16
         let p = try Project(config: Self.config(concurrency: concurrency), tasks: [
-            "seed.lua": Self.seed, "work.lua": Self.work(sleep: "20ms"),
+            "seed.lua": Self.seed, "work.lua": Self.work(sleep: "50ms"),
         ])
         try seed(p, n: n)
 
@@ -80,17 +80,21 @@ import Glibc
         var stderrs: [String] = []
         for threshold in killAt {
             let runner = try Background(p, ["run", "--queues", "default"])
-            // Kill once past the threshold and once the previous victim's jobs were rescued
-            // (all running jobs belong to this runner), so rescues and kills interleave.
+            // Kill once past the threshold while this runner has jobs in flight.
+            let mine = "lease_owner LIKE '%:\(runner.pid):%'"
             let reached = waitFor(timeout: 90, every: 0.02) {
                 p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'work' AND state = 'succeeded'") >= threshold
-                    && p.sqlInt("SELECT count(DISTINCT lease_owner) FROM jobs WHERE state = 'running'") <= 1
+                    && p.sqlInt("SELECT count(*) FROM jobs WHERE state = 'running' AND \(mine)") > 0
             }
             runner.kill9()
-            // What the dead runner had in flight stays `running` until a rescue.
-            let running = p.sqlInt("SELECT count(*) FROM jobs WHERE state = 'running'")
+            // What the dead runner had in flight stays `running` (owned by it) until a rescue.
+            let running = p.sqlInt("SELECT count(*) FROM jobs WHERE state = 'running' AND \(mine)")
             stderrs.append(runner.err.text())
             #expect(reached, "the runner reached \(threshold) finished jobs before its kill")
+            if !reached {
+                print("runner \(kills + 1) (pid \(runner.pid)) log tail:\n\(stderrs.last!.split(separator: "\n").suffix(10).joined(separator: "\n"))")
+                print("processes: \(p.sql("SELECT id, heartbeat_at FROM processes")); running: \(p.sql("SELECT lease_owner, count(*) FROM jobs WHERE state = 'running' GROUP BY 1"))")
+            }
             #expect(runner.process.terminationReason == .uncaughtSignal)
             kills += 1
             inFlightAtKills += running
@@ -100,9 +104,15 @@ import Glibc
         let drained = waitFor(timeout: 120, every: 0.1) {
             p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'work' AND state = 'succeeded'") == n
         }
-        #expect(last.interrupt() == 0)
+        // The dead runners' rows go once their lease has expired (with or without jobs).
+        let cleaned = waitFor(timeout: 30, every: 0.1) { p.sqlInt("SELECT count(*) FROM processes") == 1 }
+        let lastCode = last.interrupt()
         stderrs.append(last.err.text())
+        #expect(lastCode == 0)
         #expect(drained, "every job finished")
+        if lastCode != 0 || !drained {
+            for (i, text) in stderrs.enumerated() { print("runner \(i + 1) log tail:\n\(text.split(separator: "\n").suffix(15).joined(separator: "\n"))") }
+        }
 
         let total = p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'work'")
         let succeeded = p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'work' AND state = 'succeeded'")
@@ -134,7 +144,8 @@ import Glibc
         #expect(inFlightAtKills <= kills * concurrency)
         #expect(otherOutcomes == 0)
         #expect(integrity == "ok")
-        #expect(p.sqlInt("SELECT count(*) FROM processes") == 0, "dead processes' rows were removed")
+        #expect(cleaned, "dead processes' rows were removed")
+        #expect(p.sqlInt("SELECT count(*) FROM processes") == 0, "the last runner deregistered")
         for text in stderrs { #expect(!mentionsLockErrors(text)) }
     }
 
