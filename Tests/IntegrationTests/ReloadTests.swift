@@ -4,14 +4,7 @@ import Testing
 
 /// Hot reload against the running binary (issue: save a file, the runner uses it).
 @Suite(.serialized) struct ReloadTests {
-    static let config = """
-        database = "jobs.db"
-        [workers]
-        threads = 2
-        [log]
-        format = "json"
-        level = "warn"
-        """
+    static let config = Project.quietConfig
 
     /// Polls `body` until it returns a value or `timeout` passes.
     func eventually<T>(_ timeout: Double = 10, _ body: () throws -> T?) rethrows -> T? {

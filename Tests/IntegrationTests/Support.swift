@@ -7,6 +7,16 @@ import Testing
 final class Project: @unchecked Sendable {
     let dir: URL
 
+    /// A database in the project folder, two Lua VMs, warnings only, as JSON lines.
+    static let quietConfig = """
+        database = "jobs.db"
+        [workers]
+        threads = 2
+        [log]
+        format = "json"
+        level = "warn"
+        """
+
     static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["CRESCENT_BIN"] { return URL(fileURLWithPath: path) }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -3,14 +3,7 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct UniqueTTLExpiryTests {
-    static let config = """
-        database = "jobs.db"
-        [workers]
-        threads = 2
-        [log]
-        format = "json"
-        level = "warn"
-        """
+    static let config = Project.quietConfig
 
     func enqueue(_ p: Project, _ task: String, _ args: String = "{}") throws -> (Int64, Bool) {
         let r = try p.run(["enqueue", task, "--args", args, "--json"])

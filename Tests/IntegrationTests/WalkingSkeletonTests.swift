@@ -3,14 +3,7 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct WalkingSkeletonTests {
-    static let config = """
-        database = "jobs.db"
-        [workers]
-        threads = 2
-        [log]
-        format = "json"
-        level = "warn"
-        """
+    static let config = Project.quietConfig
 
     static let tasks = [
         "ok.lua": """
