@@ -92,10 +92,22 @@ struct BenchCommand: CrescentCommand {
         } catch {
             throw CrescentError.failed("enqueue failed: \(error)")
         }
+        // The pushes are enqueued once the handler's success committed: watch for it from this
+        // thread (another connection), so the runner's shutdown is not counted.
         let fanRunner = Runner(config: config, options: .init(limit: 1), logger: logger)
-        _ = try fanRunner.run()
-        let fanEnd = Date()
-        guard let fanJob = try? store.jobGet(id: fan.id), fanJob.state == .succeeded,
+        let fanDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { _ = try? fanRunner.run(); fanDone.signal() }
+        var fanEnd: Date?
+        let fanDeadline = Date().addingTimeInterval(600)
+        while fanEnd == nil && Date() < fanDeadline {
+            if let job = try? store.jobGet(id: fan.id), job.state != .running && job.state != .queued {
+                fanEnd = Date()
+            } else {
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+        fanDone.wait()
+        guard let fanEnd, let fanJob = try? store.jobGet(id: fan.id), fanJob.state == .succeeded,
               let fanRun = try? store.jobRuns(id: fan.id).last else {
             throw CrescentError.failed("the fan-out handler did not succeed")
         }
