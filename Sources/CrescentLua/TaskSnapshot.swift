@@ -51,7 +51,10 @@ public struct TaskSnapshot: Sendable {
                 snapshot.readErrors.append(TaskLoadError(file: display, line: nil, message: "cannot read the file"))
                 continue
             }
-            let file = File(relativePath: rel, displayPath: display, source: String(decoding: data, as: UTF8.self))
+            // Editors on some systems save a UTF-8 byte order mark; Lua would choke on it.
+            let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+            let body = data.starts(with: bom) ? data.dropFirst(3) : data[...]
+            let file = File(relativePath: rel, displayPath: display, source: String(decoding: body, as: UTF8.self))
             if rel.hasPrefix("lib/") {
                 let moduleName = rel.dropFirst(4).dropLast(4).replacingOccurrences(of: "/", with: ".")
                 snapshot.modules[moduleName] = file
