@@ -150,6 +150,13 @@ struct DashboardTests {
             #expect(html.contains("critical, default"))
             #expect(!html.contains("stale"))
         }
+        // A process silent for longer than the lease is marked.
+        try f.store.processRegister(WorkerProcess(id: "web-2:7:x2", host: "web-2", pid: 7, queues: ["default"],
+                                                  startedAt: Date().addingTimeInterval(-7200), heartbeatAt: Date().addingTimeInterval(-3600), busy: 0))
+        try await f.test { client in
+            let html = try await page(client, "/processes")
+            #expect(html.contains("stale"))
+        }
     }
 
     @Test("Retry from the dashboard: a POST without the CSRF token, or from another site, is refused; with it, 303 back")

@@ -32,6 +32,8 @@ final class HTTPFixture: Sendable {
         var config = Config(baseDir: dir)
         config.httpListen = ("127.0.0.1", 0)
         config.httpPassword = password
+        // Long enough that a loaded machine never makes a just-registered process look lost.
+        config.lease = 600
         config.queues = [.init(name: "critical", concurrency: 10), .init(name: "default", concurrency: 100)]
         store = try SQLiteJobStore(path: dir.appendingPathComponent("crescent.db").path)
         registry = TaskRegistry()
