@@ -4,11 +4,12 @@ BIN = .build/debug/crescent
 
 .PHONY: deps build release run test bench screenshots clean
 
-# Debian packages Crescent builds against; installed only when missing.
+# Debian packages Crescent builds against (and the sqlite3 shell the reliability tests
+# query the database with); installed only when missing.
 deps:
-	@if ! pkg-config --exists lua5.4 2>/dev/null || [ ! -f /usr/include/sqlite3.h ]; then \
-		echo "installing liblua5.4-dev libsqlite3-dev pkg-config"; \
-		apt-get update -q && apt-get install -y -q liblua5.4-dev libsqlite3-dev pkg-config; \
+	@if ! pkg-config --exists lua5.4 2>/dev/null || [ ! -f /usr/include/sqlite3.h ] || ! command -v sqlite3 >/dev/null; then \
+		echo "installing liblua5.4-dev libsqlite3-dev sqlite3 pkg-config"; \
+		apt-get update -q && apt-get install -y -q liblua5.4-dev libsqlite3-dev sqlite3 pkg-config; \
 	fi
 
 build: deps
