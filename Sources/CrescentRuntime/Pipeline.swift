@@ -183,13 +183,12 @@ public final class Pipeline: @unchecked Sendable {
 
     private func produceLoop() {
         var lastRefresh = Date.distantPast
-        let sqlite = store as? SQLiteJobStore
         while true {
             // Read before claiming, so a commit by another process during the claims is seen.
-            let version = try? sqlite?.dataVersion()
+            let version = try? store.dataVersion()
             var due: [String] = []
-            if !restricted && Date().timeIntervalSince(lastRefresh) > 1, let sqlite = store as? SQLiteJobStore {
-                due = Array(((try? sqlite.oldestDuePerQueue(now: Date())) ?? [:]).keys)
+            if !restricted && Date().timeIntervalSince(lastRefresh) > 1 {
+                due = Array(((try? store.oldestDuePerQueue(now: Date())) ?? [:]).keys)
             }
             producerCond.lock()
             if stopping { producerCond.unlock(); return }
@@ -239,14 +238,14 @@ public final class Pipeline: @unchecked Sendable {
                 }
             }
 
-            if claimed == 0 { waitForWork(sqlite: sqlite, version: version) }
+            if claimed == 0 { waitForWork(version: version) }
         }
     }
 
     /// Idle wait of the Producer: until woken (a slot freed, a same-process enqueue or push),
     /// until another connection committed (`PRAGMA data_version` moved: `crescent enqueue`,
     /// another runner), or `pollInterval` at most (jobs that become due with time).
-    private func waitForWork(sqlite: SQLiteJobStore?, version: Int64?) {
+    private func waitForWork(version: Int64?) {
         let deadline = Date().addingTimeInterval(pollInterval)
         producerCond.lock()
         defer {
@@ -256,14 +255,14 @@ public final class Pipeline: @unchecked Sendable {
         while !wakeRequested && !stopping {
             let now = Date()
             guard now < deadline else { return }
-            guard let sqlite, let version else {
+            guard let version else {
                 _ = producerCond.wait(until: deadline)
                 continue
             }
             _ = producerCond.wait(until: min(deadline, now.addingTimeInterval(changePollInterval)))
             if wakeRequested || stopping { return }
             producerCond.unlock()
-            let current = try? sqlite.dataVersion()
+            let current = try? store.dataVersion()
             producerCond.lock()
             if current != version { return }
         }

@@ -149,6 +149,11 @@ public protocol JobStore: Sendable {
     func oldestDue(now: Date) throws -> Date?
     /// The next time any not-yet-due job of these queues becomes due.
     func nextDue(queues: [String]) throws -> Date?
+    /// The earliest `run_at` of due jobs, per queue (which queues have work now).
+    func oldestDuePerQueue(now: Date) throws -> [String: Date]
+    /// Changes whenever another connection commits (never for this store's own writes): a
+    /// cheap signal an idle Producer polls instead of claiming.
+    func dataVersion() throws -> Int64
 
     // Schedules
     func scheduleLastFired(task: String) throws -> Date?
