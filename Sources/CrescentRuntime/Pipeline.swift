@@ -41,7 +41,6 @@ public final class Pipeline: @unchecked Sendable {
     let pollInterval: Double
     /// How often an idle Producer checks whether another connection committed.
     let changePollInterval = 0.002
-    let explicitQueues: [Config.Queue]
     let restricted: Bool
     let defaultConcurrency: Int
     let batchLimit = 512
@@ -78,7 +77,6 @@ public final class Pipeline: @unchecked Sendable {
         self.registry = registry
         self.workers = workers
         self.processID = processID
-        self.explicitQueues = queues
         self.restricted = restricted
         self.defaultConcurrency = defaultConcurrency
         self.pollInterval = pollInterval
