@@ -70,7 +70,7 @@ public enum TimeText {
 
     /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z as epoch seconds.
     static let minEpoch: Double = -62_135_596_800
-    static let maxEpoch: Double = 253_402_300_799
+    public static let maxEpoch: Double = 253_402_300_799
 
     static func iso8601(_ s: String) -> Date? {
         var strategy = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

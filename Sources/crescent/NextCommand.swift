@@ -17,7 +17,8 @@ struct NextCommand: CrescentCommand {
         let parsed = try Schedule.parse(schedule)
         var at = try from.map(TimeText.parse) ?? Date()
         for _ in 0..<count {
-            guard let next = parsed.next(after: at, in: zone) else { break }
+            // Times past year 9999 cannot be written in ISO 8601's four-digit years.
+            guard let next = parsed.next(after: at, in: zone), next.timeIntervalSince1970 <= TimeText.maxEpoch else { break }
             Output.line(TimeText.format(next).replacingOccurrences(of: ".000Z", with: "Z"))
             at = next
         }
