@@ -22,7 +22,7 @@ release: deps
 # next to a small local stand-in for the profile API the example sync task calls.
 run: build
 	@python3 scripts/example-api.py 7421 & echo $$! > .example-api.pid
-	@trap 'kill `cat .example-api.pid` 2>/dev/null; rm -f .example-api.pid' EXIT INT TERM; \
+	@trap 'kill `cat .example-api.pid 2>/dev/null` 2>/dev/null; rm -f .example-api.pid' EXIT INT TERM; \
 		$(BIN) run --config crescent.toml
 
 test: build
