@@ -35,15 +35,7 @@ enum HTTPAPI {
     static func request(_ vm: LuaVM, _ L: LuaState) throws(HostError) -> Int32 {
         let attempt = try vm.requireAttempt("http.request")
         guard lua_type(L, 1) == LUA_TTABLE else { throw HostError("http.request expects a table of options") }
-        lua_pushnil(L)
-        while lua_next(L, 1) != 0 {
-            crescent_pop(L, 1)
-            guard let key = luaString(L, -1), optionKeys.contains(key) else {
-                let what = TaskValidation.describe(L, -1)
-                crescent_pop(L, 1)
-                throw HostError("http.request: unknown option \(what) (options are: \(optionKeys.joined(separator: ", ")))")
-            }
-        }
+        try checkOptionKeys(L, 1, allowed: optionKeys, call: "http.request")
         var method = "GET"
         if luaGetField(L, 1, "method") != LUA_TNIL {
             guard let m = luaString(L, -1), !m.isEmpty else { throw HostError("http.request: method must be a string") }

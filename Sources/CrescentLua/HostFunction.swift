@@ -42,6 +42,19 @@ struct HostError: Error {
     init(_ message: String) { self.message = message }
 }
 
+/// Refuses a key of the options table at `index` that is not in `allowed`, naming the call.
+func checkOptionKeys(_ L: LuaState, _ index: Int32, allowed: [String], call: String) throws(HostError) {
+    lua_pushnil(L)
+    while lua_next(L, index) != 0 {
+        crescent_pop(L, 1)
+        guard let key = luaString(L, -1), allowed.contains(key) else {
+            let what = TaskValidation.describe(L, -1)
+            crescent_pop(L, 1)
+            throw HostError("\(call): unknown option \(what) (options are: \(allowed.joined(separator: ", ")))")
+        }
+    }
+}
+
 extension LuaVM {
     func dispatch(_ L: LuaState, _ fn: HostFunction) -> Int32 {
         do {

@@ -37,15 +37,7 @@ enum QueueAPI {
         switch lua_type(L, 3) {
         case LUA_TNIL, LUA_TNONE: break
         case LUA_TTABLE:
-            lua_pushnil(L)
-            while lua_next(L, 3) != 0 {
-                crescent_pop(L, 1)
-                guard let key = luaString(L, -1), optionKeys.contains(key) else {
-                    let what = TaskValidation.describe(L, -1)
-                    crescent_pop(L, 1)
-                    throw HostError("queue.push: unknown option \(what) (options are: \(optionKeys.joined(separator: ", ")))")
-                }
-            }
+            try checkOptionKeys(L, 3, allowed: optionKeys, call: "queue.push")
             if luaGetField(L, 3, "queue") != LUA_TNIL {
                 guard let q = luaString(L, -1), !q.isEmpty else { throw HostError("queue.push: opts.queue must be a non-empty string") }
                 queue = q
