@@ -78,25 +78,39 @@ public final class Runner: @unchecked Sendable {
     /// Runs until stopped; returns the process exit code.
     public func run() throws(CrescentError) -> Int32 {
         let store = try config.openStore()
-        let (snapshot, registry) = config.loadTasks()
-        let current = registry.current
-        persist(registry, store)
-        logger.info("tasks loaded", metadata: ["tasks": "\(current.tasks.count)", "errors": "\(current.errors.count)", "dir": "\(config.tasksDir.path)"])
-        for error in current.errors {
-            logger.error("task file failed to load", metadata: ["file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)"])
-        }
-
+        let registry = TaskRegistry()
         let host = RuntimeHost(store: store, registry: registry)
         var workers: [LuaWorker] = []
         for i in 0..<config.threads {
             do {
-                let worker = try LuaWorker(index: i, config: config.luaConfig, host: host, logger: logger)
-                _ = worker.install(snapshot)
-                workers.append(worker)
+                workers.append(try LuaWorker(index: i, config: config.luaConfig, host: host, logger: logger))
             } catch {
                 throw .failed("cannot start Lua worker \(i): \(error)")
             }
         }
+
+        // One path for the first load and every reload: validate, swap the registry, load the
+        // snapshot into every VM, record the definitions for other commands, log the outcome.
+        let luaConfig = config.luaConfig
+        let logger = self.logger
+        let allWorkers = workers
+        let tasksDir = config.tasksDir.path
+        let load: @Sendable (TaskSnapshot) -> Void = { [self] snapshot in
+            let set = TaskLoader.load(snapshot, config: luaConfig)
+            let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version)
+            for worker in allWorkers { _ = worker.install(snapshot) }
+            persist(registry, store)
+            for error in installed.errors {
+                logger.error("task file failed to load; an earlier good version of its task, if any, keeps running", metadata: [
+                    "file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)",
+                ])
+            }
+            logger.info("tasks loaded", metadata: [
+                "version": "\(snapshot.version)", "tasks": "\(installed.tasks.count)", "errors": "\(installed.errors.count)", "dir": "\(tasksDir)",
+            ])
+        }
+        let snapshot = TaskSnapshot.read(tasksDir: config.tasksDir, displayRoot: config.baseDir, version: 1)
+        load(snapshot)
 
         let queues: [Config.Queue]
         if let names = options.queues {
@@ -124,20 +138,8 @@ public final class Runner: @unchecked Sendable {
             logger: logger, busy: { pipeline.busy }, cancel: { pipeline.cancel(jobIDs: $0) },
             onStopRequested: { [weak self] in self?.requestStop() })
 
-        let luaConfig = config.luaConfig
-        let logger = self.logger
-        let allWorkers = workers
         let watcher = Watcher(tasksDir: config.tasksDir, displayRoot: config.baseDir, initial: snapshot, logger: logger) { snapshot in
-            let set = TaskLoader.load(snapshot, config: luaConfig)
-            let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version)
-            for worker in allWorkers { _ = worker.install(snapshot) }
-            self.persist(registry, store)
-            for error in installed.errors {
-                logger.error("task file failed to load; its last good version keeps running", metadata: [
-                    "file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)",
-                ])
-            }
-            logger.info("tasks reloaded", metadata: ["version": "\(snapshot.version)", "tasks": "\(installed.tasks.count)", "errors": "\(installed.errors.count)"])
+            load(snapshot)
             scheduler.wake()
             pipeline.wake()
         }
@@ -152,17 +154,22 @@ public final class Runner: @unchecked Sendable {
         scheduler.start()
         watcher.start()
         var stopFrontEnd: (@Sendable () -> Void)?
+        // Stop fetching first (the other loops can take a moment to stop), then the inputs.
+        func stopAll(timeout: Double) {
+            pipeline.shutdown(timeout: timeout)
+            stopFrontEnd?()
+            watcher.stop()
+            scheduler.stop()
+            maintenance.stop()
+            for worker in workers { worker.shutdown() }
+        }
         if let frontEnd {
             let firstWorker = workers[0]
             let enqueuer = Enqueuer(store: store, registry: registry) { try firstWorker.uniqueKey(task: $0, args: $1) }
             do {
                 stopFrontEnd = try frontEnd(Context(store: store, registry: registry, enqueuer: enqueuer, wake: { pipeline.wake() }))
             } catch {
-                watcher.stop()
-                scheduler.stop()
-                pipeline.shutdown(timeout: 0)
-                maintenance.stop()
-                for worker in workers { worker.shutdown() }
+                stopAll(timeout: 0)
                 throw (error as? CrescentError) ?? .failed("\(error)")
             }
         }
@@ -173,13 +180,7 @@ public final class Runner: @unchecked Sendable {
 
         stopSignal.wait()
         logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": "\(config.shutdownTimeout)"])
-        // Stop fetching first (the other loops can take a moment to stop), then the inputs.
-        pipeline.shutdown(timeout: options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout)
-        stopFrontEnd?()
-        watcher.stop()
-        scheduler.stop()
-        maintenance.stop()
-        for worker in workers { worker.shutdown() }
+        stopAll(timeout: options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout)
         logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
         return 0
     }
