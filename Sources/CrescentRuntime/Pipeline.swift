@@ -23,6 +23,7 @@ public final class Pipeline: @unchecked Sendable {
         var retry: RetryPolicy
         var worker: Int
         var queueIndex: Int
+        /// The claim's time: the attempt's `started_at` in the store.
         var startedAt: Date
     }
 
@@ -145,7 +146,8 @@ public final class Pipeline: @unchecked Sendable {
         if !leftovers.isEmpty {
             let now = Date()
             let releases = leftovers.map {
-                JobCompletion(jobID: $0.id, attempt: $0.attempt, worker: processID, finishedAt: now, outcome: .released)
+                JobCompletion(jobID: $0.id, attempt: $0.attempt, worker: processID, startedAt: $0.startedAt, finishedAt: now,
+                              outcome: .released)
             }
             do {
                 _ = try store.jobCompleteMany(releases)
@@ -210,8 +212,10 @@ public final class Pipeline: @unchecked Sendable {
             var claimed = 0
             for (index, name, free) in wants where budget > 0 {
                 let jobs: [Job]
+                let claimedAt = Date()
                 do {
-                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: min(free, budget), worker: processID, excludeTasks: missingTasks.sorted()))
+                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: min(free, budget), worker: processID, now: claimedAt,
+                                                             excludeTasks: missingTasks.sorted()))
                 } catch {
                     logger.error("claim failed", metadata: ["queue": "\(name)", "error": "\(error)"])
                     continue
@@ -220,7 +224,7 @@ public final class Pipeline: @unchecked Sendable {
                 var orphans: [Int64] = []
                 for job in jobs {
                     if let definition = registry.task(named: job.task) {
-                        dispatch(job, definition, queueIndex: index)
+                        dispatch(job, definition, queueIndex: index, claimedAt: claimedAt)
                         claimed += 1
                     } else {
                         orphans.append(job.id)
@@ -266,16 +270,15 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    private func dispatch(_ job: Job, _ definition: TaskDefinition, queueIndex: Int) {
+    private func dispatch(_ job: Job, _ definition: TaskDefinition, queueIndex: Int, claimedAt: Date) {
         producerCond.lock()
         var best = 0
         for i in workerLoad.indices where workerLoad[i] < workerLoad[best] { best = i }
         workerLoad[best] += 1
         started += 1
         queues[queueIndex].inFlight += 1
-        let startedAt = Date()
         running[job.id] = InFlight(id: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, task: job.task, queue: job.queue,
-                                   retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: startedAt)
+                                   retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: claimedAt)
         producerCond.unlock()
 
         logger.debug("job started", metadata: [
@@ -375,7 +378,8 @@ public final class Pipeline: @unchecked Sendable {
         case .discarded(let reason): outcome = .discarded(reason: reason)
         case .aborted(let reason): outcome = .aborted(error: reason, retryAt: reason == "cancelled" ? nil : retryAt)
         }
-        return JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, finishedAt: now, outcome: outcome,
+        return JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, startedAt: item.startedAt, finishedAt: now,
+                             outcome: outcome,
                              pushes: result.pushes, storeWrites: result.storeWrites)
     }
 

@@ -49,15 +49,18 @@ public struct JobCompletion: Sendable, Equatable {
     /// `attempt` owned by `worker`.
     public var attempt: Int
     public var worker: String
+    /// When the attempt started (the claim's `now`), for its run row; nil reads it from
+    /// the job row.
+    public var startedAt: Date?
     public var finishedAt: Date
     public var outcome: CompletionOutcome
     /// `queue.push` calls of a succeeded attempt, inserted in the same transaction.
     public var pushes: [JobInsertParams]
     public var storeWrites: [StoreWrite]
 
-    public init(jobID: Int64, attempt: Int, worker: String, finishedAt: Date = Date(), outcome: CompletionOutcome,
-                pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = []) {
-        self.jobID = jobID; self.attempt = attempt; self.worker = worker; self.finishedAt = finishedAt
+    public init(jobID: Int64, attempt: Int, worker: String, startedAt: Date? = nil, finishedAt: Date = Date(),
+                outcome: CompletionOutcome, pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = []) {
+        self.jobID = jobID; self.attempt = attempt; self.worker = worker; self.startedAt = startedAt; self.finishedAt = finishedAt
         self.outcome = outcome; self.pushes = pushes; self.storeWrites = storeWrites
     }
 }

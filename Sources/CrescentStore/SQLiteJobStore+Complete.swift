@@ -53,40 +53,34 @@ extension SQLiteJobStore {
         }
     }
 
-    /// Ends attempt `attempt` of a running job owned by `worker` with `outcome`: writes its
-    /// run row and moves the job, or does nothing and answers false when the job is not
-    /// (any longer) that attempt of that owner. The run row is copied from the job row in
-    /// the same statement that checks the fence.
-    static func finish(jobID: Int64, attempt: Int, worker: String?, outcome: CompletionOutcome,
+    /// Ends attempt `attempt` of a running job owned by `worker` with `outcome`: moves the
+    /// job and writes its run row, or does nothing and answers false when the job is not
+    /// (any longer) that attempt of that owner. The fence is the job UPDATE's own WHERE;
+    /// the run row is then written from what the caller knows of the attempt (`startedAt`,
+    /// the claim's time, is read from the job row when the caller does not know it).
+    static func finish(jobID: Int64, attempt: Int, worker: String?, startedAt: Date?, outcome: CompletionOutcome,
                        finishedAt: Date, now: Date, db: Database) throws -> Bool {
-        let run = try db.cachedStatement(sql: """
-            INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
-            SELECT id, attempt, COALESCE(started_at, ?), ?, ?, ?, ?, COALESCE(lease_owner, '')
-            FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner IS ? AND cancel_requested = ?
-            """)
         let update = try db.cachedStatement(sql: """
             UPDATE jobs SET state = ?, result = ?, error = CASE WHEN ? THEN error ELSE ? END,
                 finished_at = ?, run_at = COALESCE(?, run_at), attempt = attempt + ?,
                 max_attempts = max_attempts + ?, lease_owner = NULL,
                 cancel_requested = CASE WHEN ? = 'cancelled' THEN cancel_requested ELSE 0 END
-            WHERE id = ?
+            WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner IS ? AND cancel_requested = ?
             """)
-        let rawRun = RawStatement(run, db)
+        let run = try db.cachedStatement(sql: """
+            INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        var started = startedAt?.epoch
+        if started == nil {
+            let select = try db.cachedStatement(sql: "SELECT started_at FROM jobs WHERE id = ?")
+            started = try Double.fetchOne(select, arguments: [jobID])
+        }
         let rawUpdate = RawStatement(update, db)
+        let rawRun = RawStatement(run, db)
         // Nearly always no cancel was requested: one try for each case.
         for cancelRequested in [false, true] {
             let t = transition(outcome, cancelRequested: cancelRequested, finishedAt: finishedAt, now: now)
-            rawRun.bind(1, finishedAt.epoch)
-            rawRun.bind(2, finishedAt.epoch)
-            rawRun.bind(3, t.runOutcome.rawValue)
-            rawRun.bind(4, t.runError)
-            rawRun.bind(5, t.traceback)
-            rawRun.bind(6, jobID)
-            rawRun.bind(7, attempt)
-            rawRun.bind(8, worker)
-            rawRun.bind(9, cancelRequested)
-            try rawRun.run()
-            guard db.changesCount == 1 else { continue }
             rawUpdate.bind(1, t.state.rawValue)
             rawUpdate.bind(2, t.result)
             rawUpdate.bind(3, t.keepError)
@@ -97,7 +91,20 @@ extension SQLiteJobStore {
             rawUpdate.bind(8, t.maxAttemptsDelta)
             rawUpdate.bind(9, t.state.rawValue)
             rawUpdate.bind(10, jobID)
+            rawUpdate.bind(11, attempt)
+            rawUpdate.bind(12, worker)
+            rawUpdate.bind(13, cancelRequested)
             try rawUpdate.run()
+            guard db.changesCount == 1 else { continue }
+            rawRun.bind(1, jobID)
+            rawRun.bind(2, attempt)
+            rawRun.bind(3, started ?? finishedAt.epoch)
+            rawRun.bind(4, finishedAt.epoch)
+            rawRun.bind(5, t.runOutcome.rawValue)
+            rawRun.bind(6, t.runError)
+            rawRun.bind(7, t.traceback)
+            rawRun.bind(8, worker ?? "")
+            try rawRun.run()
             return true
         }
         return false
@@ -105,7 +112,7 @@ extension SQLiteJobStore {
 
     /// One completion inside the batch's transaction; false when fenced out.
     static func complete(_ c: JobCompletion, now: Date, db: Database) throws -> Bool {
-        guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, outcome: c.outcome,
+        guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: c.outcome,
                          finishedAt: c.finishedAt, now: now, db: db) else { return false }
         if case .succeeded = c.outcome {
             for push in c.pushes { _ = try insert(push, now: now, db: db) }

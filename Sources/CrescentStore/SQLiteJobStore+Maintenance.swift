@@ -109,7 +109,7 @@ extension SQLiteJobStore {
         try write { db in
             let now = Date()
             let rows = try Row.fetchAll(db, sql: """
-                SELECT \(Self.jobColumns), lease_owner FROM jobs
+                SELECT \(Self.jobColumns), lease_owner, started_at FROM jobs INDEXED BY jobs_running
                 WHERE state = 'running'
                   AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT id FROM processes WHERE heartbeat_at >= ?))
                 ORDER BY id
@@ -118,7 +118,8 @@ extension SQLiteJobStore {
             for row in rows {
                 let job = Self.job(from: row)
                 let owner: String? = row[15]
-                if try Self.finish(jobID: job.id, attempt: job.attempt, worker: owner,
+                let startedAt: Double? = row[16]
+                if try Self.finish(jobID: job.id, attempt: job.attempt, worker: owner, startedAt: dateFrom(startedAt),
                                    outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
                                    finishedAt: now, now: now, db: db) {
                     rescued.append(job.id)

@@ -67,7 +67,7 @@ extension SQLiteJobStore {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT queue, MIN(run_at) FROM jobs
-                WHERE state IN ('scheduled','queued','retrying') AND run_at <= ?
+                WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
                 GROUP BY queue
                 """, arguments: [now.epoch])
             var out: [String: Date] = [:]

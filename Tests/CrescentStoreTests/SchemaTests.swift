@@ -26,10 +26,34 @@ struct SchemaTests {
         let db = try TempDatabase()
         let store = try db.open()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
-        #expect(applied == ["v1"])
+        #expect(Set(applied) == ["v1", "v2"])
         // Opening again applies nothing and keeps the data.
         let id = try store.jobInsert(job()).id
         #expect(try db.open().jobGet(id: id) != nil)
+    }
+
+    @Test func aVersion1DatabaseIsUpgradedWithItsJobs() throws {
+        let db = try TempDatabase()
+        // A database as the first release left it: v1 only, one job running, one finished.
+        let v1 = try DatabasePool(path: db.path)
+        try SQLiteJobStore.migrator.migrate(v1, upTo: "v1")
+        try v1.write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (id, task, queue, state, max_attempts, run_at, created_at, attempt, lease_owner, started_at)
+                VALUES (1, 't', 'default', 'running', 3, 1, 1, 1, 'gone', 1);
+                INSERT INTO jobs (id, task, queue, state, max_attempts, run_at, created_at, finished_at)
+                VALUES (2, 't', 'default', 'succeeded', 3, 1, 1, 2);
+                """)
+        }
+        try v1.close()
+        let store = try db.open()
+        let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
+        #expect(Set(applied) == ["v1", "v2"])
+        #expect(try store.jobGet(id: 2)?.state == .succeeded)
+        // The running job of a process that is gone is found through the new index and rescued.
+        #expect(try store.jobRescue(before: Date(), retryAt: { _ in nil }) == [1])
+        #expect(try store.jobGet(id: 1)?.state == .dead)
+        #expect(try store.jobRuns(id: 1).map(\.outcome) == [.aborted])
     }
 
     @Test func hotQueriesUseTheirIndexes() throws {
@@ -47,6 +71,10 @@ struct SchemaTests {
             #expect(unique.contains("jobs_unique_active"), "\(unique)")
             let prune = try plan("SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at < 1 AND finished_at IS NOT NULL LIMIT 5")
             #expect(prune.contains("jobs_finished"), "\(prune)")
+            let cancels = try plan("SELECT id FROM jobs WHERE state = 'running' AND lease_owner = 'p' AND cancel_requested = 1 ORDER BY id")
+            #expect(cancels.contains("jobs_running"), "\(cancels)")
+            let due = try plan("SELECT queue, MIN(run_at) FROM jobs WHERE \(pending) AND run_at <= 1 GROUP BY queue")
+            #expect(due.contains("jobs_claim"), "\(due)")
         }
     }
 }
