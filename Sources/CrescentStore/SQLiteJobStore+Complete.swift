@@ -59,25 +59,15 @@ extension SQLiteJobStore {
     /// the run row is then written from what the caller knows of the attempt (`startedAt`,
     /// the claim's time, is read from the job row when the caller does not know it).
     static func finish(jobID: Int64, attempt: Int, worker: String?, startedAt: Date?, outcome: CompletionOutcome,
-                       finishedAt: Date, now: Date, db: Database) throws -> Bool {
-        let update = try db.cachedStatement(sql: """
-            UPDATE jobs SET state = ?, result = ?, error = CASE WHEN ? THEN error ELSE ? END,
-                finished_at = ?, run_at = COALESCE(?, run_at), attempt = attempt + ?,
-                max_attempts = max_attempts + ?, lease_owner = NULL,
-                cancel_requested = CASE WHEN ? = 'cancelled' THEN cancel_requested ELSE 0 END
-            WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner IS ? AND cancel_requested = ?
-            """)
-        let run = try db.cachedStatement(sql: """
-            INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+                       finishedAt: Date, now: Date, in hot: HotStatements) throws -> Bool {
+        let db = hot.db
         var started = startedAt?.epoch
         if started == nil {
             let select = try db.cachedStatement(sql: "SELECT started_at FROM jobs WHERE id = ?")
             started = try Double.fetchOne(select, arguments: [jobID])
         }
-        let rawUpdate = RawStatement(update, db)
-        let rawRun = RawStatement(run, db)
+        let rawUpdate = try hot.finish()
+        let rawRun = try hot.run()
         // Nearly always no cancel was requested: one try for each case.
         for cancelRequested in [false, true] {
             let t = transition(outcome, cancelRequested: cancelRequested, finishedAt: finishedAt, now: now)
@@ -110,13 +100,26 @@ extension SQLiteJobStore {
         return false
     }
 
+    static let finishSQL = """
+        UPDATE jobs SET state = ?, result = ?, error = CASE WHEN ? THEN error ELSE ? END,
+            finished_at = ?, run_at = COALESCE(?, run_at), attempt = attempt + ?,
+            max_attempts = max_attempts + ?, lease_owner = NULL,
+            cancel_requested = CASE WHEN ? = 'cancelled' THEN cancel_requested ELSE 0 END
+        WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner IS ? AND cancel_requested = ?
+        """
+
+    static let runSQL = """
+        INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
     /// One completion inside the batch's transaction; false when fenced out.
-    static func complete(_ c: JobCompletion, now: Date, db: Database) throws -> Bool {
+    static func complete(_ c: JobCompletion, now: Date, in hot: HotStatements) throws -> Bool {
         guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: c.outcome,
-                         finishedAt: c.finishedAt, now: now, db: db) else { return false }
+                         finishedAt: c.finishedAt, now: now, in: hot) else { return false }
         if case .succeeded = c.outcome {
-            for push in c.pushes { _ = try insert(push, now: now, db: db) }
-            for w in c.storeWrites { try storeWrite(w, now: now, db: db) }
+            for push in c.pushes { _ = try insert(push, now: now, in: hot) }
+            for w in c.storeWrites { try storeWrite(w, now: now, db: hot.db) }
         }
         return true
     }
@@ -143,7 +146,8 @@ extension SQLiteJobStore {
             let now = Date()
             var applied: [Bool] = []
             applied.reserveCapacity(completions.count)
-            for c in completions { applied.append(try Self.complete(c, now: now, db: db)) }
+            let hot = HotStatements(db)
+            for c in completions { applied.append(try Self.complete(c, now: now, in: hot)) }
             return applied
         }
     }

@@ -34,11 +34,12 @@ extension SQLiteJobStore {
 
     /// Inserts one job inside the current write transaction, honouring its unique key
     /// (active duplicates and `uniquePeriod`) and its schedule occurrence.
-    static func insert(_ p: JobInsertParams, now: Date, db: Database) throws -> JobInsertResult {
+    static func insert(_ p: JobInsertParams, now: Date, in hot: HotStatements) throws -> JobInsertResult {
+        let db = hot.db
         let state: JobState = p.runAt > now ? .scheduled : .queued
         if p.uniqueKey == nil && p.scheduledFor == nil {
-            // The common case, bound straight into the cached statement.
-            let raw = RawStatement(try db.cachedStatement(sql: insertSQL), db)
+            // The common case, bound straight into the prepared statement.
+            let raw = try hot.insert()
             raw.bind(1, p.id)
             raw.bind(2, p.task)
             raw.bind(3, p.queue)
@@ -105,7 +106,7 @@ extension SQLiteJobStore {
     }
 
     public func jobInsert(_ params: JobInsertParams) throws -> JobInsertResult {
-        try write { db in try Self.insert(params, now: Date(), db: db) }
+        try write { db in try Self.insert(params, now: Date(), in: HotStatements(db)) }
     }
 
     public func jobInsertMany(_ params: [JobInsertParams]) throws -> [JobInsertResult] {
@@ -114,7 +115,8 @@ extension SQLiteJobStore {
             let now = Date()
             var results: [JobInsertResult] = []
             results.reserveCapacity(params.count)
-            for p in params { results.append(try Self.insert(p, now: now, db: db)) }
+            let hot = HotStatements(db)
+            for p in params { results.append(try Self.insert(p, now: now, in: hot)) }
             return results
         }
     }
@@ -326,8 +328,8 @@ extension SQLiteJobStore {
     public func runCounts(since: Date) throws -> [RunOutcome: Int] {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT outcome, COUNT(*) FROM runs WHERE finished_at >= ? AND finished_at IS NOT NULL GROUP BY outcome
-                """, arguments: [since.epoch])
+                SELECT outcome, COUNT(*) FROM runs WHERE id >= ? AND finished_at >= ? GROUP BY outcome
+                """, arguments: [try Self.firstRunID(finishedSince: since.epoch, db: db), since.epoch])
             var counts: [RunOutcome: Int] = [:]
             for row in rows {
                 if let o = (row[0] as String?).flatMap(RunOutcome.init(rawValue:)) { counts[o] = row[1] }

@@ -20,7 +20,8 @@ extension SQLiteJobStore {
             let now = Date()
             var results: [JobInsertResult] = []
             results.reserveCapacity(params.jobs.count)
-            for job in params.jobs { results.append(try Self.insert(job, now: now, db: db)) }
+            let hot = HotStatements(db)
+            for job in params.jobs { results.append(try Self.insert(job, now: now, in: hot)) }
             try db.execute(sql: """
                 INSERT INTO schedules (task, last_fired) VALUES (?, ?)
                 ON CONFLICT (task) DO UPDATE SET last_fired = MAX(last_fired, excluded.last_fired)
@@ -115,13 +116,14 @@ extension SQLiteJobStore {
                 ORDER BY id
                 """, arguments: [before.epoch])
             var rescued: [Int64] = []
+            let hot = HotStatements(db)
             for row in rows {
                 let job = Self.job(from: row)
                 let owner: String? = row[15]
                 let startedAt: Double? = row[16]
                 if try Self.finish(jobID: job.id, attempt: job.attempt, worker: owner, startedAt: dateFrom(startedAt),
                                    outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
-                                   finishedAt: now, now: now, db: db) {
+                                   finishedAt: now, now: now, in: hot) {
                     rescued.append(job.id)
                 }
             }

@@ -91,3 +91,26 @@ struct RawStatement {
                              sql: sqlite3_sql(handle).map { String(cString: $0) })
     }
 }
+
+/// The hot path's statements within one write transaction, each looked up once: GRDB's
+/// statement cache hashes the whole SQL text on every lookup, which was a visible share
+/// of a completion's cost when done per job.
+final class HotStatements {
+    let db: Database
+    private var plainInsert: RawStatement?
+    private var finishUpdate: RawStatement?
+    private var runInsert: RawStatement?
+
+    init(_ db: Database) { self.db = db }
+
+    private func prepared(_ slot: inout RawStatement?, _ sql: String) throws -> RawStatement {
+        if let statement = slot { return statement }
+        let statement = RawStatement(try db.cachedStatement(sql: sql), db)
+        slot = statement
+        return statement
+    }
+
+    func insert() throws -> RawStatement { try prepared(&plainInsert, SQLiteJobStore.insertSQL) }
+    func finish() throws -> RawStatement { try prepared(&finishUpdate, SQLiteJobStore.finishSQL) }
+    func run() throws -> RawStatement { try prepared(&runInsert, SQLiteJobStore.runSQL) }
+}

@@ -39,9 +39,12 @@ extension SQLiteJobStore {
     ///   writer query by task, and listings by task scan newest first.
     /// - `jobs_running` holds only running jobs (at most the processes' concurrency), for
     ///   the cancel poll and the rescue of a lost process's jobs.
+    /// - `runs_finished` goes: run rows are written when their attempt ends, so their ids
+    ///   already follow `finished_at`; time windows are found by id (`firstRunID`).
     static let schemaV2 = """
         DROP INDEX jobs_state_queue;
         DROP INDEX jobs_task;
+        DROP INDEX runs_finished;
         CREATE INDEX jobs_running ON jobs (lease_owner) WHERE state = 'running';
         """
 

@@ -31,9 +31,9 @@ extension SQLiteJobStore {
         let rows = try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT CAST((finished_at - ?) / 60 AS INTEGER) AS minute, outcome, COUNT(*)
-                FROM runs WHERE finished_at >= ? AND finished_at < ? AND finished_at IS NOT NULL
+                FROM runs WHERE id >= ? AND finished_at >= ? AND finished_at < ?
                 GROUP BY minute, outcome
-                """, arguments: [start, start, end])
+                """, arguments: [start, try Self.firstRunID(finishedSince: start, db: db), start, end])
         }
         var buckets = (0..<count).map { RunMinute(start: dateFrom(start + Double($0) * 60), succeeded: 0, failed: 0) }
         for row in rows {
@@ -47,6 +47,31 @@ extension SQLiteJobStore {
             }
         }
         return buckets
+    }
+
+    /// How long a finished attempt can wait for its commit at most, as far as the run
+    /// windows below are concerned (a completion batch normally commits within
+    /// milliseconds; one retried after database errors may wait longer).
+    static let runCommitSlack: Double = 600
+
+    /// The smallest run id that may have `finished_at >= since`. Run rows are inserted when
+    /// their attempt ends, so ids follow `finished_at` up to the wait for the commit: a
+    /// run whose `finished_at` is before `since - runCommitSlack` was committed before any
+    /// run finished at `since`. A binary search over ids finds that boundary without an
+    /// index on `finished_at` (which cost every completion an index entry).
+    static func firstRunID(finishedSince since: Double, db: Database) throws -> Int64 {
+        let bound = since - runCommitSlack
+        let probe = try db.cachedStatement(sql: "SELECT id, finished_at FROM runs WHERE id >= ? ORDER BY id LIMIT 1")
+        var low: Int64 = 0
+        var high = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM runs") ?? 0) + 1
+        while low < high {
+            let mid = low + (high - low) / 2
+            guard let row = try Row.fetchOne(probe, arguments: [mid]) else { high = mid; continue }
+            let id: Int64 = row[0]
+            let finished: Double? = row[1]
+            if let finished, finished < bound { low = id + 1 } else { high = mid }
+        }
+        return low
     }
 
     /// How many jobs match the filters of `params` (its limit and offset are ignored).

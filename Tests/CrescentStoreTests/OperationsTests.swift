@@ -222,6 +222,34 @@ struct OperationsTests {
         }
     }
 
+    /// Run windows are found by id (no index on `finished_at`): they must count exactly what
+    /// a scan of every run counts, with runs a little out of order as concurrent
+    /// completions commit them, and across a window boundary of any minute.
+    @Test func runWindowsCountExactlyWithoutAnIndex() throws {
+        try withStore { store in
+            let now = Date()
+            _ = try store.jobInsertMany((0..<300).map { _ in job() })
+            let jobs = try store.claimAll(limit: 300)
+            var finishes: [Date] = []
+            for (i, j) in jobs.enumerated() {
+                // Three hours of runs, one a minute on average, up to 2 minutes out of commit order.
+                let at = now.addingTimeInterval(-10_800 + Double(i) * 36 - Double((i * 7) % 5) * 24)
+                finishes.append(at)
+                try store.complete(j, i % 4 == 0 ? .failed(error: "e", traceback: nil, retryAt: nil) : .succeeded(result: "1"), at: at)
+            }
+            for minutesBack in [0, 1, 30, 59, 60, 61, 119, 180, 240] {
+                let since = now.addingTimeInterval(-Double(minutesBack) * 60 - 0.5)
+                let expected = finishes.filter { $0 >= since }.count
+                let counted = try store.runCounts(since: since).values.reduce(0, +)
+                #expect(counted == expected, "since \(minutesBack) min: \(counted) counted, \(expected) expected")
+            }
+            let minutes = try store.runsPerMinute(minutes: 60, now: now)
+            let start = minutes[0].start
+            let expected = finishes.filter { $0 >= start }.count
+            #expect(minutes.reduce(0) { $0 + $1.succeeded + $1.failed } == expected)
+        }
+    }
+
     @Test func listsAndCounts() throws {
         try withStore { store in
             let now = Date()
