@@ -26,13 +26,14 @@ let package = Package(
             providers: [.apt(["liblua5.4-dev"])]
         ),
         .target(name: "CLuaShim", dependencies: ["CLua"]),
+        .target(name: "CSQLiteShim", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "CrescentCore",
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "CrescentStore",
-            dependencies: ["CrescentCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["CrescentCore", "CSQLiteShim", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "CrescentLua",

@@ -1,4 +1,5 @@
 import CrescentCore
+import CSQLiteShim
 import Foundation
 import GRDB
 
@@ -30,8 +31,13 @@ public final class SQLiteJobStore: JobStore, Sendable {
     public let durability: Durability
     let pool: DatabasePool
 
+    /// SQLite's process-wide settings, applied once before the first connection opens
+    /// (see `crescent_sqlite_configure`): 512 lookaside slots of 256 bytes per connection.
+    private static let configured: Void = { _ = crescent_sqlite_configure(256, 512) }()
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String, durability: Durability = .normal) throws {
+        Self.configured
         self.path = path
         self.durability = durability
         var config = Configuration()
