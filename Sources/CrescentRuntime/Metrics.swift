@@ -20,9 +20,17 @@ public enum CrescentMetrics {
     /// One attempt ended: `outcome` is a run outcome (`succeeded`, `failed`, `snoozed`,
     /// `discarded`, `aborted`, `released`); `seconds` is how long the attempt ran.
     public static func jobFinished(task: String, queue: String, outcome: String, seconds: Double) {
-        Counter(label: jobsFinishedName, dimensions: [("task", task), ("queue", queue), ("outcome", outcome)]).increment()
-        guard seconds.isFinite, seconds >= 0 else { return }
-        Timer(label: jobDurationName, dimensions: [("task", task), ("queue", queue)]).recordSeconds(seconds)
+        jobsFinished(task: task, queue: queue, outcome: outcome, seconds: [seconds])
+    }
+
+    /// Several attempts of one task and queue ended with the same outcome (a completion
+    /// batch): one counter and one timer handle for all of them.
+    public static func jobsFinished(task: String, queue: String, outcome: String, seconds: [Double]) {
+        guard !seconds.isEmpty else { return }
+        Counter(label: jobsFinishedName, dimensions: [("task", task), ("queue", queue), ("outcome", outcome)])
+            .increment(by: Int64(seconds.count))
+        let timer = Timer(label: jobDurationName, dimensions: [("task", task), ("queue", queue)])
+        for s in seconds where s.isFinite && s >= 0 { timer.recordSeconds(s) }
     }
 
     /// How late a schedule occurrence was turned into a job (now − occurrence time).

@@ -27,6 +27,13 @@ public final class Pipeline: @unchecked Sendable {
         var startedAt: Date
     }
 
+    /// The labels of a finished attempt's metrics: a batch reports once per key.
+    struct MetricKey: Hashable {
+        var task: String
+        var queue: String
+        var outcome: RunOutcome
+    }
+
     struct QueueSlot {
         var name: String
         var concurrency: Int
@@ -344,6 +351,7 @@ public final class Pipeline: @unchecked Sendable {
         // `completions` holds one entry per non-nil item, in the same order.
         let debug = logger.logLevel <= .debug
         var index = 0
+        var durations: [MetricKey: [Double]] = [:]
         for item in items {
             guard let item else { continue }
             let completion = completions[index]
@@ -351,9 +359,12 @@ public final class Pipeline: @unchecked Sendable {
             index += 1
             if debug || !wasApplied || !completion.outcome.isSuccess { log(completion, applied: wasApplied, item: item) }
             if wasApplied {
-                CrescentMetrics.jobFinished(task: item.task, queue: item.queue, outcome: completion.outcome.runOutcome.rawValue,
-                                            seconds: completion.finishedAt.timeIntervalSince(item.startedAt))
+                let key = MetricKey(task: item.task, queue: item.queue, outcome: completion.outcome.runOutcome)
+                durations[key, default: []].append(completion.finishedAt.timeIntervalSince(item.startedAt))
             }
+        }
+        for (key, seconds) in durations {
+            CrescentMetrics.jobsFinished(task: key.task, queue: key.queue, outcome: key.outcome.rawValue, seconds: seconds)
         }
         CrescentMetrics.busyWorkers(busy)
 

@@ -118,7 +118,7 @@ extension SQLiteJobStore {
         guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: c.outcome,
                          finishedAt: c.finishedAt, now: now, in: hot) else { return false }
         if case .succeeded = c.outcome {
-            for push in c.pushes { _ = try insert(push, now: now, in: hot) }
+            _ = try insertAll(c.pushes, now: now, in: hot)
             for w in c.storeWrites { try storeWrite(w, now: now, db: hot.db) }
         }
         return true

@@ -17,11 +17,7 @@ extension SQLiteJobStore {
     /// moves the task's last fired time forward, in one transaction.
     public func scheduleFire(_ params: ScheduleFireParams) throws -> [JobInsertResult] {
         try write { db in
-            let now = Date()
-            var results: [JobInsertResult] = []
-            results.reserveCapacity(params.jobs.count)
-            let hot = HotStatements(db)
-            for job in params.jobs { results.append(try Self.insert(job, now: now, in: hot)) }
+            let results = try Self.insertAll(params.jobs, now: Date(), in: HotStatements(db))
             try db.execute(sql: """
                 INSERT INTO schedules (task, last_fired) VALUES (?, ?)
                 ON CONFLICT (task) DO UPDATE SET last_fired = MAX(last_fired, excluded.last_fired)

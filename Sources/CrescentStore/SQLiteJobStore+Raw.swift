@@ -98,6 +98,7 @@ struct RawStatement {
 final class HotStatements {
     let db: Database
     private var plainInsert: RawStatement?
+    private var chunkInsert: RawStatement?
     private var finishUpdate: RawStatement?
     private var runInsert: RawStatement?
 
@@ -111,6 +112,7 @@ final class HotStatements {
     }
 
     func insert() throws -> RawStatement { try prepared(&plainInsert, SQLiteJobStore.insertSQL) }
+    func insertChunk() throws -> RawStatement { try prepared(&chunkInsert, SQLiteJobStore.insertChunkSQL) }
     func finish() throws -> RawStatement { try prepared(&finishUpdate, SQLiteJobStore.finishSQL) }
     func run() throws -> RawStatement { try prepared(&runInsert, SQLiteJobStore.runSQL) }
 }

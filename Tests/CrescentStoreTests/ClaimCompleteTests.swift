@@ -242,6 +242,41 @@ struct ClaimCompleteTests {
         }
     }
 
+    /// Many pushes go several rows per INSERT statement: each row keeps its own reserved
+    /// id, state, args and queue, a unique push in the middle still deduplicates, and a
+    /// reused id in a multi-row statement rolls the whole completion back.
+    @Test func manyPushesInsertEveryRowAsGiven() throws {
+        try withStore { store in
+            _ = try store.jobInsertMany([job("fan"), job("fan")])
+            let js = try store.claimAll()
+            let held = try store.jobInsert(job("u", uniqueKey: "k")).id
+            let ids = Array(try store.jobReserveIDs(count: 50))
+            let later = Date().addingTimeInterval(600)
+            var pushes = ids.enumerated().map { i, id in
+                job("child", queue: i % 3 == 0 ? "q3" : "default", args: #"{"n":\#(i)}"#,
+                    runAt: i % 5 == 0 ? later : t0, id: id)
+            }
+            pushes.insert(job("u", uniqueKey: "k"), at: 20)
+            try store.complete(js[0], .succeeded(result: "null"), pushes: pushes)
+            let children = try store.jobList(JobListParams(task: "child", limit: 100)).sorted { $0.id < $1.id }
+            #expect(children.map(\.id) == ids)
+            for (i, child) in children.enumerated() {
+                #expect(child.args == #"{"n":\#(i)}"#)
+                #expect(child.queue == (i % 3 == 0 ? "q3" : "default"))
+                #expect(child.state == (i % 5 == 0 ? .scheduled : .queued))
+            }
+            #expect(try store.jobList(JobListParams(task: "u")).map(\.id) == [held])
+
+            // An id already used, inside a run of pushes: nothing of the completion applies.
+            let more = Array(try store.jobReserveIDs(count: 20))
+            var clash = more.map { job("again", id: $0) }
+            clash[10] = job("again", id: ids[0])
+            #expect(throws: (any Error).self) { try store.complete(js[1], .succeeded(result: "null"), pushes: clash) }
+            #expect(try store.jobList(JobListParams(task: "again")).isEmpty)
+            #expect(try store.state(js[1].id) == .running)
+        }
+    }
+
     @Test func expiredJobsAreDroppedAtClaim() throws {
         try withStore { store in
             let now = Date()
