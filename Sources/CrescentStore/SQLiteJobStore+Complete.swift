@@ -1,6 +1,7 @@
 import CrescentCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension SQLiteJobStore {
     /// What a completion does to its job row and its run row.
@@ -54,10 +55,11 @@ extension SQLiteJobStore {
     }
 
     /// Ends attempt `attempt` of a running job owned by `worker` with `outcome`: moves the
-    /// job and writes its run row, or does nothing and answers false when the job is not
-    /// (any longer) that attempt of that owner. The fence is the job UPDATE's own WHERE;
-    /// the run row is then written from what the caller knows of the attempt (`startedAt`,
-    /// the claim's time, is read from the job row when the caller does not know it).
+    /// job and queues its run row (`hot.flushRuns()` writes them before the transaction
+    /// ends), or does nothing and answers false when the job is not (any longer) that
+    /// attempt of that owner. The fence is the job UPDATE's own WHERE; the run row is built
+    /// from what the caller knows of the attempt (`startedAt`, the claim's time, is read
+    /// from the job row when the caller does not know it).
     static func finish(jobID: Int64, attempt: Int, worker: String?, startedAt: Date?, outcome: CompletionOutcome,
                        finishedAt: Date, now: Date, in hot: HotStatements) throws -> Bool {
         let db = hot.db
@@ -67,7 +69,6 @@ extension SQLiteJobStore {
             started = try Double.fetchOne(select, arguments: [jobID])
         }
         let rawUpdate = try hot.finish()
-        let rawRun = try hot.run()
         // Nearly always no cancel was requested: one try for each case.
         for cancelRequested in [false, true] {
             let t = transition(outcome, cancelRequested: cancelRequested, finishedAt: finishedAt, now: now)
@@ -85,16 +86,10 @@ extension SQLiteJobStore {
             rawUpdate.bind(12, worker)
             rawUpdate.bind(13, cancelRequested)
             try rawUpdate.run()
-            guard db.changesCount == 1 else { continue }
-            rawRun.bind(1, jobID)
-            rawRun.bind(2, attempt)
-            rawRun.bind(3, started ?? finishedAt.epoch)
-            rawRun.bind(4, finishedAt.epoch)
-            rawRun.bind(5, t.runOutcome.rawValue)
-            rawRun.bind(6, t.runError)
-            rawRun.bind(7, t.traceback)
-            rawRun.bind(8, worker ?? "")
-            try rawRun.run()
+            guard sqlite3_changes(db.sqliteConnection) == 1 else { continue }
+            try hot.addRun(RunRow(jobID: jobID, attempt: attempt, startedAt: started ?? finishedAt.epoch,
+                                  finishedAt: finishedAt.epoch, outcome: t.runOutcome, error: t.runError,
+                                  traceback: t.traceback, worker: worker ?? ""))
             return true
         }
         return false
@@ -108,10 +103,34 @@ extension SQLiteJobStore {
         WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner IS ? AND cancel_requested = ?
         """
 
-    static let runSQL = """
-        INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        """
+    /// A finished attempt's row, written in chunks (`HotStatements.flushRuns`).
+    struct RunRow {
+        var jobID: Int64
+        var attempt: Int
+        var startedAt: Double
+        var finishedAt: Double
+        var outcome: RunOutcome
+        var error: String?
+        var traceback: String?
+        var worker: String
+
+        func bind(to raw: RawStatement, at row: Int32) {
+            let base = row * 8
+            raw.bind(base + 1, jobID)
+            raw.bind(base + 2, attempt)
+            raw.bind(base + 3, startedAt)
+            raw.bind(base + 4, finishedAt)
+            raw.bind(base + 5, outcome.rawValue)
+            raw.bind(base + 6, error)
+            raw.bind(base + 7, traceback)
+            raw.bind(base + 8, worker)
+        }
+    }
+
+    static let runPrefix = "INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker) VALUES"
+    static let runRow = "(?, ?, ?, ?, ?, ?, ?, ?)"
+    static let runSQL = runPrefix + " " + runRow
+    static let runChunkSQL = runPrefix + " " + Array(repeating: runRow, count: insertChunk).joined(separator: ", ")
 
     /// One completion inside the batch's transaction; false when fenced out.
     static func complete(_ c: JobCompletion, now: Date, in hot: HotStatements) throws -> Bool {
@@ -148,6 +167,7 @@ extension SQLiteJobStore {
             applied.reserveCapacity(completions.count)
             let hot = HotStatements(db)
             for c in completions { applied.append(try Self.complete(c, now: now, in: hot)) }
+            try hot.flushRuns()
             return applied
         }
     }

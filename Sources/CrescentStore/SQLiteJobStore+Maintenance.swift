@@ -123,6 +123,7 @@ extension SQLiteJobStore {
                     rescued.append(job.id)
                 }
             }
+            try hot.flushRuns()
             try db.execute(sql: "DELETE FROM processes WHERE heartbeat_at < ?", arguments: [before.epoch])
             return rescued
         }

@@ -101,6 +101,9 @@ final class HotStatements {
     private var chunkInsert: RawStatement?
     private var finishUpdate: RawStatement?
     private var runInsert: RawStatement?
+    private var runChunkInsert: RawStatement?
+    /// Run rows of finished attempts not yet inserted (`addRun`, `flushRuns`).
+    private var runs: [SQLiteJobStore.RunRow] = []
 
     init(_ db: Database) { self.db = db }
 
@@ -114,5 +117,26 @@ final class HotStatements {
     func insert() throws -> RawStatement { try prepared(&plainInsert, SQLiteJobStore.insertSQL) }
     func insertChunk() throws -> RawStatement { try prepared(&chunkInsert, SQLiteJobStore.insertChunkSQL) }
     func finish() throws -> RawStatement { try prepared(&finishUpdate, SQLiteJobStore.finishSQL) }
-    func run() throws -> RawStatement { try prepared(&runInsert, SQLiteJobStore.runSQL) }
+
+    /// Queues a run row; full chunks are inserted at once, several rows per statement.
+    func addRun(_ row: SQLiteJobStore.RunRow) throws {
+        runs.append(row)
+        if runs.count == SQLiteJobStore.insertChunk { try flushRuns() }
+    }
+
+    /// Inserts the queued run rows. Call before the transaction ends.
+    func flushRuns() throws {
+        if runs.count == SQLiteJobStore.insertChunk {
+            let raw = try prepared(&runChunkInsert, SQLiteJobStore.runChunkSQL)
+            for (i, row) in runs.enumerated() { row.bind(to: raw, at: Int32(i)) }
+            try raw.run()
+        } else {
+            let raw = try prepared(&runInsert, SQLiteJobStore.runSQL)
+            for row in runs {
+                row.bind(to: raw, at: 0)
+                try raw.run()
+            }
+        }
+        runs.removeAll(keepingCapacity: true)
+    }
 }

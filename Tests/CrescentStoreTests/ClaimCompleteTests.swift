@@ -277,6 +277,34 @@ struct ClaimCompleteTests {
         }
     }
 
+    /// A batch's run rows are written several per statement: each applied completion gets
+    /// exactly its own row, a fenced-out one none.
+    @Test func aLargeBatchWritesOneRunRowPerAppliedCompletion() throws {
+        try withStore { store in
+            _ = try store.jobInsertMany((0..<37).map { _ in job(maxAttempts: 3) })
+            let js = try store.claimAll()
+            let completions = js.enumerated().map { i, j in
+                JobCompletion(jobID: j.id, attempt: j.attempt, worker: i == 30 ? "stranger" : "w1",
+                              outcome: i % 4 == 0 ? .failed(error: "e\(i)", traceback: "tb\(i)", retryAt: Date())
+                                                  : .succeeded(result: "\(i)"))
+            }
+            let applied = try store.jobCompleteMany(completions)
+            #expect(applied == js.indices.map { $0 != 30 })
+            for (i, j) in js.enumerated() {
+                let runs = try store.jobRuns(id: j.id)
+                if i == 30 {
+                    #expect(runs.map(\.outcome) == [nil])  // still running: the attempt in progress only
+                    continue
+                }
+                #expect(runs.count == 1)
+                #expect(runs.first?.outcome == (i % 4 == 0 ? .failed : .succeeded))
+                #expect(runs.first?.error == (i % 4 == 0 ? "e\(i)" : nil))
+                #expect(runs.first?.traceback == (i % 4 == 0 ? "tb\(i)" : nil))
+                #expect(runs.first?.worker == "w1")
+            }
+        }
+    }
+
     @Test func expiredJobsAreDroppedAtClaim() throws {
         try withStore { store in
             let now = Date()
