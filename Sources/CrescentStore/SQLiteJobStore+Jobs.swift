@@ -20,14 +20,19 @@ extension SQLiteJobStore {
             createdAt: dateFrom(row[13] as Double), finishedAt: dateFrom(row[14] as Double?))
     }
 
-    /// Reads a `Job` from the current row of a raw statement selected with `jobColumns`.
-    static func job(from raw: RawStatement) -> Job {
+    /// What a claim returns: the columns of a `Job` it does not already know (it is
+    /// `running` in `queue`, not finished, without a result).
+    static let claimColumns = """
+        id, task, priority, args, attempt, max_attempts, error, unique_key, scheduled_for, run_at, created_at
+        """
+
+    /// Reads a claimed `Job` from a row returned with `claimColumns`.
+    static func claimedJob(from raw: RawStatement, queue: String) -> Job {
         Job(
-            id: raw.int64(0), task: raw.string(1), queue: raw.string(2), priority: raw.int(3),
-            state: JobState(rawValue: raw.string(4)) ?? .dead,
-            args: raw.string(5), attempt: raw.int(6), maxAttempts: raw.int(7), result: raw.stringOrNil(8), error: raw.stringOrNil(9),
-            uniqueKey: raw.stringOrNil(10), scheduledFor: dateFrom(raw.doubleOrNil(11)), runAt: dateFrom(raw.double(12)),
-            createdAt: dateFrom(raw.double(13)), finishedAt: dateFrom(raw.doubleOrNil(14)))
+            id: raw.int64(0), task: raw.string(1), queue: queue, priority: raw.int(2), state: .running,
+            args: raw.string(3), attempt: raw.int(4), maxAttempts: raw.int(5), error: raw.stringOrNil(6),
+            uniqueKey: raw.stringOrNil(7), scheduledFor: dateFrom(raw.doubleOrNil(8)), runAt: dateFrom(raw.double(9)),
+            createdAt: dateFrom(raw.double(10)))
     }
 
     // MARK: insert
@@ -196,27 +201,19 @@ extension SQLiteJobStore {
                     WHERE queue = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
                     \(exclude)
                     ORDER BY priority DESC, run_at, id LIMIT ?)
-                RETURNING \(Self.jobColumns)
+                RETURNING \(Self.claimColumns)
                 """)
             var jobs: [Job] = []
             jobs.reserveCapacity(params.limit)
-            var arguments: StatementArguments = [params.worker, now, params.queue, now]
-            arguments += StatementArguments(params.excludeTasks)
-            arguments += [params.limit]
-            if params.excludeTasks.isEmpty {
-                // The common case, read straight from the statement.
-                let raw = RawStatement(claim, db)
-                raw.bind(1, params.worker)
-                raw.bind(2, now)
-                raw.bind(3, params.queue)
-                raw.bind(4, now)
-                raw.bind(5, params.limit)
-                defer { raw.finish() }
-                while try raw.step() { jobs.append(Self.job(from: raw)) }
-            } else {
-                let rows = try Row.fetchCursor(claim, arguments: arguments)
-                while let row = try rows.next() { jobs.append(Self.job(from: row)) }
-            }
+            let raw = RawStatement(claim, db)
+            raw.bind(1, params.worker)
+            raw.bind(2, now)
+            raw.bind(3, params.queue)
+            raw.bind(4, now)
+            for (i, task) in params.excludeTasks.enumerated() { raw.bind(Int32(5 + i), task) }
+            raw.bind(Int32(5 + params.excludeTasks.count), params.limit)
+            defer { raw.finish() }
+            while try raw.step() { jobs.append(Self.claimedJob(from: raw, queue: params.queue)) }
             // RETURNING gives no order; hand them out in claim order.
             jobs.sort { a, b in
                 if a.priority != b.priority { return a.priority > b.priority }
