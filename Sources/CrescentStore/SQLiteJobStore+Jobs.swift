@@ -342,9 +342,19 @@ extension SQLiteJobStore {
 
     // MARK: counts
 
+    /// From the partial indexes that together hold every job (pending, running, finished),
+    /// each read without touching the table.
     public func jobCounts() throws -> [QueueStateCount] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state ORDER BY queue, state")
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_claim
+                WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying') GROUP BY queue, state
+                UNION ALL
+                SELECT queue, 'running', COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' GROUP BY queue
+                UNION ALL
+                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL GROUP BY state, queue
+                ORDER BY 1, 2
+                """)
             return rows.compactMap { row in
                 guard let state = JobState(rawValue: row[1]) else { return nil }
                 return QueueStateCount(queue: row[0], state: state, count: row[2])

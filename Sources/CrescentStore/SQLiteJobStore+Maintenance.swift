@@ -152,12 +152,29 @@ extension SQLiteJobStore {
     public func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int {
         guard limit > 0, state.isFinal else { return 0 }
         return try write { db in
+            // `jobs_finished` is ordered by state, queue, then age: the oldest of each queue
+            // are found queue by queue (each queue name found by one index seek).
+            let queues = try String.fetchAll(db, sql: """
+                WITH RECURSIVE q(name) AS (
+                    SELECT (SELECT MIN(queue) FROM jobs INDEXED BY jobs_finished WHERE state = ?1 AND finished_at IS NOT NULL)
+                    UNION ALL
+                    SELECT (SELECT MIN(queue) FROM jobs INDEXED BY jobs_finished
+                            WHERE state = ?1 AND queue > q.name AND finished_at IS NOT NULL)
+                    FROM q WHERE q.name IS NOT NULL)
+                SELECT name FROM q WHERE name IS NOT NULL
+                """, arguments: [state.rawValue])
             // Runs go with their job (ON DELETE CASCADE).
-            try db.execute(sql: """
+            let delete = try db.cachedStatement(sql: """
                 DELETE FROM jobs WHERE id IN (
-                    SELECT id FROM jobs WHERE state = ? AND finished_at < ? AND finished_at IS NOT NULL LIMIT ?)
-                """, arguments: [state.rawValue, before.epoch, limit])
-            return db.changesCount
+                    SELECT id FROM jobs INDEXED BY jobs_finished
+                    WHERE state = ? AND queue = ? AND finished_at < ? AND finished_at IS NOT NULL LIMIT ?)
+                """)
+            var deleted = 0
+            for queue in queues where deleted < limit {
+                try delete.execute(arguments: [state.rawValue, queue, before.epoch, limit - deleted])
+                deleted += db.changesCount
+            }
+            return deleted
         }
     }
 }

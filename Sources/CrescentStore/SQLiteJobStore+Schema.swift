@@ -41,10 +41,19 @@ extension SQLiteJobStore {
     ///   the cancel poll and the rescue of a lost process's jobs.
     /// - `runs_finished` goes: run rows are written when their attempt ends, so their ids
     ///   already follow `finished_at`; time windows are found by id (`firstRunID`).
+    /// - Counts by queue and state come from the three partial indexes that together hold
+    ///   every job: pending jobs (`jobs_claim`, now with `state` at its end, free since its
+    ///   entries are written anyway), running jobs (`jobs_running`: few, their rows are
+    ///   read), finished jobs (`jobs_finished`, now by state, queue and age).
     static let schemaV2 = """
         DROP INDEX jobs_state_queue;
         DROP INDEX jobs_task;
         DROP INDEX runs_finished;
+        DROP INDEX jobs_claim;
+        CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id, state)
+            WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying');
+        DROP INDEX jobs_finished;
+        CREATE INDEX jobs_finished ON jobs (state, queue, finished_at) WHERE finished_at IS NOT NULL;
         CREATE INDEX jobs_running ON jobs (lease_owner) WHERE state = 'running';
         """
 

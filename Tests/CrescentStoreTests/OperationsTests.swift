@@ -222,6 +222,34 @@ struct OperationsTests {
         }
     }
 
+    /// Pruning and counting go queue by queue through `jobs_finished` (state, queue, age):
+    /// every queue's old jobs go, within the limit, and counts cover every state.
+    @Test func pruneAndCountsAcrossQueues() throws {
+        try withStore { store in
+            let queues = ["a", "b", "c"]
+            _ = try store.jobInsertMany(queues.flatMap { q in (0..<4).map { _ in job(queue: q) } })
+            _ = try store.jobInsertMany([job(queue: "b"), job(queue: "c", runAt: Date().addingTimeInterval(600))])
+            let old = Date().addingTimeInterval(-7200)
+            for q in queues {
+                let js = try store.claimAll(q, limit: 4)
+                for j in js.prefix(3) { try store.complete(j, .succeeded(result: "1"), at: old) }
+            }
+            let counts = try store.jobCounts()
+            #expect(counts == [
+                QueueStateCount(queue: "a", state: .running, count: 1), QueueStateCount(queue: "a", state: .succeeded, count: 3),
+                QueueStateCount(queue: "b", state: .queued, count: 1), QueueStateCount(queue: "b", state: .running, count: 1),
+                QueueStateCount(queue: "b", state: .succeeded, count: 3),
+                QueueStateCount(queue: "c", state: .running, count: 1), QueueStateCount(queue: "c", state: .scheduled, count: 1),
+                QueueStateCount(queue: "c", state: .succeeded, count: 3),
+            ])
+            let cutoff = Date().addingTimeInterval(-3600)
+            #expect(try store.jobPrune(state: .succeeded, before: cutoff, limit: 5) == 5)
+            #expect(try store.jobPrune(state: .succeeded, before: cutoff, limit: 5) == 4)
+            #expect(try store.jobPrune(state: .succeeded, before: cutoff, limit: 5) == 0)
+            #expect(try store.jobCounts().filter { $0.state == .succeeded }.isEmpty)
+        }
+    }
+
     /// Run windows are found by id (no index on `finished_at`): they must count exactly what
     /// a scan of every run counts, with runs a little out of order as concurrent
     /// completions commit them, and across a window boundary of any minute.

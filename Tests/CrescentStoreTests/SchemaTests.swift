@@ -69,8 +69,20 @@ struct SchemaTests {
             #expect(claim.contains("jobs_claim") && !claim.contains("TEMP B-TREE"), "\(claim)")
             let unique = try plan("SELECT id FROM jobs WHERE unique_key = 'k' AND unique_key IS NOT NULL AND \(active)")
             #expect(unique.contains("jobs_unique_active"), "\(unique)")
-            let prune = try plan("SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at < 1 AND finished_at IS NOT NULL LIMIT 5")
-            #expect(prune.contains("jobs_finished"), "\(prune)")
+            let prune = try plan("""
+                SELECT id FROM jobs INDEXED BY jobs_finished
+                WHERE state = 'succeeded' AND queue = 'q' AND finished_at < 1 AND finished_at IS NOT NULL LIMIT 5
+                """)
+            #expect(prune.contains("jobs_finished (state=? AND queue=? AND finished_at"), "\(prune)")
+            let counts = try plan("""
+                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE \(pending) GROUP BY queue, state
+                UNION ALL SELECT queue, 'running', COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' GROUP BY queue
+                UNION ALL SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL GROUP BY state, queue
+                """)
+            // Pending and finished jobs, nearly all of them, are counted from their indexes
+            // alone; the few running ones through theirs.
+            #expect(counts.contains("COVERING INDEX jobs_claim") && counts.contains("COVERING INDEX jobs_finished")
+                    && counts.contains("INDEX jobs_running"), "\(counts)")
             let cancels = try plan("SELECT id FROM jobs WHERE state = 'running' AND lease_owner = 'p' AND cancel_requested = 1 ORDER BY id")
             #expect(cancels.contains("jobs_running"), "\(cancels)")
             let due = try plan("SELECT queue, MIN(run_at) FROM jobs WHERE \(pending) AND run_at <= 1 GROUP BY queue")
