@@ -195,7 +195,7 @@ public final class Pipeline: @unchecked Sendable {
             let version = try? store.dataVersion()
             var due: [String] = []
             if !restricted && Date().timeIntervalSince(lastRefresh) > 1 {
-                due = Array(((try? store.oldestDuePerQueue(now: Date())) ?? [:]).keys)
+                due = (try? store.dueQueues(now: Date())) ?? []
             }
             producerCond.lock()
             if stopping { producerCond.unlock(); return }

@@ -154,6 +154,9 @@ public protocol JobStore: Sendable {
     func nextDue(queues: [String]) throws -> Date?
     /// The earliest `run_at` of due jobs, per queue (which queues have work now).
     func oldestDuePerQueue(now: Date) throws -> [String: Date]
+    /// The queues that have a due job now (cheaper than `oldestDuePerQueue`: no scan of
+    /// every pending job).
+    func dueQueues(now: Date) throws -> [String]
     /// Changes whenever another connection commits (never for this store's own writes): a
     /// cheap signal an idle Producer polls instead of claiming.
     func dataVersion() throws -> Int64

@@ -342,8 +342,8 @@ extension SQLiteJobStore {
 
     // MARK: counts
 
-    /// From the partial indexes that together hold every job (pending, running, finished),
-    /// each read without touching the table.
+    /// From the partial indexes that together hold every job: pending and finished jobs are
+    /// counted from their index entries alone, the few running ones through their rows.
     public func jobCounts() throws -> [QueueStateCount] {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """

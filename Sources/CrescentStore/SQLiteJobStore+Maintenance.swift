@@ -152,17 +152,10 @@ extension SQLiteJobStore {
     public func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int {
         guard limit > 0, state.isFinal else { return 0 }
         return try write { db in
-            // `jobs_finished` is ordered by state, queue, then age: the oldest of each queue
-            // are found queue by queue (each queue name found by one index seek).
-            let queues = try String.fetchAll(db, sql: """
-                WITH RECURSIVE q(name) AS (
-                    SELECT (SELECT MIN(queue) FROM jobs INDEXED BY jobs_finished WHERE state = ?1 AND finished_at IS NOT NULL)
-                    UNION ALL
-                    SELECT (SELECT MIN(queue) FROM jobs INDEXED BY jobs_finished
-                            WHERE state = ?1 AND queue > q.name AND finished_at IS NOT NULL)
-                    FROM q WHERE q.name IS NOT NULL)
-                SELECT name FROM q WHERE name IS NOT NULL
-                """, arguments: [state.rawValue])
+            // `jobs_finished` is ordered by state, queue, then age: the oldest are found queue
+            // by queue.
+            let queues = try Self.queueNames(in: "jobs_finished", where: "state = ?1 AND finished_at IS NOT NULL",
+                                             arguments: [state.rawValue], db: db)
             // Runs go with their job (ON DELETE CASCADE).
             let delete = try db.cachedStatement(sql: """
                 DELETE FROM jobs WHERE id IN (

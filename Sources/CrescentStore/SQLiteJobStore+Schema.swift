@@ -34,7 +34,7 @@ extension SQLiteJobStore {
     /// Version 2: fewer index entries to move per job (throughput).
     ///
     /// - `jobs_state_queue` goes: every state change moved two of its entries, in an index
-    ///   as large as the table. Counts by state scan the table on a reader instead.
+    ///   as large as the table (counts: see the last point).
     /// - `jobs_task` goes: it cost an entry per insert; `jobs_occurrence` serves the one
     ///   writer query by task, and listings by task scan newest first.
     /// - `jobs_running` holds only running jobs (at most the processes' concurrency), for

@@ -101,6 +101,33 @@ extension SQLiteJobStore {
         }
     }
 
+    public func dueQueues(now: Date = Date()) throws -> [String] {
+        try read { db in
+            let pending = "(state = 'scheduled' OR state = 'queued' OR state = 'retrying')"
+            let due = try db.cachedStatement(sql: """
+                SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE queue = ? AND \(pending) AND run_at <= ? LIMIT 1
+                """)
+            return try Self.queueNames(in: "jobs_claim", where: pending, db: db).filter { queue in
+                try Int.fetchOne(due, arguments: [queue, now.epoch]) != nil
+            }
+        }
+    }
+
+    /// The queue names `index` holds entries for under `condition`, in order, each found by
+    /// one index seek: `queue` must be the index's first column after the equality terms of
+    /// `condition` (which may use `?1`… for `arguments`).
+    static func queueNames(in index: String, where condition: String, arguments: StatementArguments = [],
+                           db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: """
+            WITH RECURSIVE q(name) AS (
+                SELECT (SELECT MIN(queue) FROM jobs INDEXED BY \(index) WHERE \(condition))
+                UNION ALL
+                SELECT (SELECT MIN(queue) FROM jobs INDEXED BY \(index) WHERE \(condition) AND queue > q.name)
+                FROM q WHERE q.name IS NOT NULL)
+            SELECT name FROM q WHERE name IS NOT NULL
+            """, arguments: arguments)
+    }
+
     /// Distinct task names and queue names that have jobs, sorted (filter menus).
     public func jobTasksAndQueues() throws -> (tasks: [String], queues: [String]) {
         try read { db in

@@ -222,6 +222,22 @@ struct OperationsTests {
         }
     }
 
+    /// The Producer's list of queues with work: due jobs only, every queue, no duplicates.
+    @Test func dueQueuesNameEveryQueueWithADueJob() throws {
+        try withStore { store in
+            let now = Date()
+            _ = try store.jobInsertMany([
+                job(queue: "b"), job(queue: "b"), job(queue: "a", priority: 5),
+                job(queue: "later", runAt: now.addingTimeInterval(600)),
+                job(queue: "mixed", priority: 9, runAt: now.addingTimeInterval(600)), job(queue: "mixed"),
+                job(queue: "gone"),
+            ])
+            _ = try store.claimAll("gone")
+            #expect(try store.dueQueues(now: now) == ["a", "b", "mixed"])
+            #expect(try store.dueQueues(now: now.addingTimeInterval(3600)) == ["a", "b", "later", "mixed"])
+        }
+    }
+
     /// Pruning and counting go queue by queue through `jobs_finished` (state, queue, age):
     /// every queue's old jobs go, within the limit, and counts cover every state.
     @Test func pruneAndCountsAcrossQueues() throws {
