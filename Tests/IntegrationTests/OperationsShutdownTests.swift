@@ -16,6 +16,17 @@ import Testing
         """
     }
 
+    /// A runner on a fresh project whose one job (`task` with `args`) is running, then sent SIGTERM.
+    static func signalledWhileRunning(shutdownTimeout: String, tasks: [String: String] = ["nap.lua": nap],
+                                      task: String = "nap", args: String? = nil) throws -> (Project, Int64, OpsRunner) {
+        let project = try Project(config: config(shutdownTimeout: shutdownTimeout), tasks: tasks)
+        let id = try project.opsEnqueue(task, args.map { ["--args", $0] } ?? [])
+        let runner = try OpsRunner(project)
+        #expect(try project.opsWaitFor(id, "running") != nil)
+        runner.signal(SIGTERM)
+        return (project, id, runner)
+    }
+
     static let nap = """
         return {
           handler = function(job)
@@ -27,11 +38,7 @@ import Testing
 
     /// First SIGTERM: no new jobs; the running one finishes; exit 0.
     @Test func sigtermWaitsForTheRunningJob() throws {
-        let project = try Project(config: Self.config(shutdownTimeout: "30s"), tasks: ["nap.lua": Self.nap])
-        let id = try project.opsEnqueue("nap", ["--args", #"{"secs": "2s"}"#])
-        let runner = try OpsRunner(project)
-        #expect(try project.opsWaitFor(id, "running") != nil)
-        runner.signal(SIGTERM)
+        let (project, id, runner) = try Self.signalledWhileRunning(shutdownTimeout: "30s", args: #"{"secs": "2s"}"#)
         #expect(opsEventually(10) { runner.stderr.contains("stopping") ? true : nil } == true, "\(runner.stderr)")
         let later = try project.opsEnqueue("nap", ["--args", #"{"secs": "10ms"}"#])
         #expect(runner.waitForExit(30) == 0, "\(runner.stderr)")
@@ -45,11 +52,7 @@ import Testing
 
     /// Jobs still running at `shutdown_timeout` go back to the queue with a `released` run, and run again later.
     @Test func shutdownTimeoutReleasesRunningJobs() throws {
-        let project = try Project(config: Self.config(shutdownTimeout: "1s"), tasks: ["nap.lua": Self.nap])
-        let id = try project.opsEnqueue("nap", ["--args", #"{"secs": "5s"}"#])
-        let runner = try OpsRunner(project)
-        #expect(try project.opsWaitFor(id, "running") != nil)
-        runner.signal(SIGTERM)
+        let (project, id, runner) = try Self.signalledWhileRunning(shutdownTimeout: "1s", args: #"{"secs": "5s"}"#)
         #expect(runner.waitForExit(30) == 0, "\(runner.stderr)")
         let job = try #require(try project.opsJob(id))
         #expect(job["state"] == .string("queued"))
@@ -70,13 +73,9 @@ import Testing
 
     /// A handler stuck in a pure Lua loop is released at the timeout too, and the process still exits 0.
     @Test func shutdownReleasesABusyLoop() throws {
-        let project = try Project(config: Self.config(shutdownTimeout: "500ms"), tasks: [
+        let (project, id, runner) = try Self.signalledWhileRunning(shutdownTimeout: "500ms", tasks: [
             "spin.lua": "return { handler = function(job) local n = 0; while true do n = n + 1 end end }\n",
-        ])
-        let id = try project.opsEnqueue("spin")
-        let runner = try OpsRunner(project)
-        #expect(try project.opsWaitFor(id, "running") != nil)
-        runner.signal(SIGTERM)
+        ], task: "spin")
         #expect(runner.waitForExit(30) == 0, "\(runner.stderr)")
         let job = try #require(try project.opsJob(id))
         #expect(job["state"] == .string("queued"))
@@ -85,11 +84,7 @@ import Testing
 
     /// A second signal exits at once, without waiting for (or releasing) the running job.
     @Test func secondSignalExitsAtOnce() throws {
-        let project = try Project(config: Self.config(shutdownTimeout: "60s"), tasks: ["nap.lua": Self.nap])
-        let id = try project.opsEnqueue("nap", ["--args", #"{"secs": "60s"}"#])
-        let runner = try OpsRunner(project)
-        #expect(try project.opsWaitFor(id, "running") != nil)
-        runner.signal(SIGTERM)
+        let (project, id, runner) = try Self.signalledWhileRunning(shutdownTimeout: "60s", args: #"{"secs": "60s"}"#)
         #expect(opsEventually(10) { runner.stderr.contains("stopping") ? true : nil } == true, "\(runner.stderr)")
         runner.signal(SIGINT)
         #expect(runner.waitForExit(20) != nil, "the second signal ends the process")
