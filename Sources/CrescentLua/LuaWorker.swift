@@ -95,6 +95,21 @@ public final class LuaWorker: @unchecked Sendable {
         }
     }
 
+    /// Runs several attempts, posted at once (one wake of the worker for the lot);
+    /// `completion` is called for each on the worker's thread when it ends.
+    public func submit(_ requests: [ExecRequest], completion: @escaping @Sendable (ExecResult) -> Void) {
+        guard !requests.isEmpty else { return }
+        inFlightCount.withLock { $0 += requests.count }
+        if !post(requests.map { .submit($0, completion) }) {
+            inFlightCount.withLock { $0 -= requests.count }
+            let now = Date()
+            for request in requests {
+                completion(ExecResult(jobID: request.job.id, attempt: request.job.attempt, outcome: .aborted(reason: "worker shut down"),
+                                      startedAt: now, finishedAt: now))
+            }
+        }
+    }
+
     /// Aborts the running attempt of that job with reason "cancelled" (also one spinning in pure Lua).
     public func cancel(jobID: Int64) {
         controlsLock.lock()
@@ -132,10 +147,14 @@ public final class LuaWorker: @unchecked Sendable {
     // MARK: mailbox
 
     private func post(_ message: Message) -> Bool {
+        post(CollectionOfOne(message))
+    }
+
+    private func post(_ messages: some Collection<Message>) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { return false }
-        mailbox.append(message)
+        mailbox.append(contentsOf: messages)
         condition.signal()
         return true
     }

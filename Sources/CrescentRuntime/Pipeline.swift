@@ -4,16 +4,21 @@ import CrescentStore
 import Foundation
 import Logging
 
-/// The job pipeline of one `run` process: the Producer claims due jobs per queue (in priority
-/// order, never more than the queue's free slots) and hands them to the Lua workers; the
-/// Completer writes their outcomes, with side effects, in batches of one transaction each.
+/// The job pipeline of one `run` process. One thread runs its cycle: take the outcomes the
+/// Lua workers have reported, and in one write transaction apply them (with their side
+/// effects) and claim due jobs per queue (in priority order, never more than the queue's free
+/// slots, counting the slots this cycle's outcomes free); after the commit, hand the claimed
+/// jobs to the workers. While a cycle's transaction runs, the workers run the jobs claimed
+/// before it and report into the next cycle, so the writer goes from one commit to the next
+/// without waiting for another thread (a Producer and a Completer taking turns at the write
+/// lock left it idle a quarter of the time, mostly in their handoffs).
 ///
-/// Both stages are plain threads: the hot path takes no actor hops. `NSCondition`s wake the
-/// Producer when slots free up or jobs are pushed, and the Completer when results arrive.
+/// The hot path takes no actor hops: an `NSCondition` wakes the cycle when outcomes arrive,
+/// when jobs are enqueued or pushed in this process, and on shutdown.
 public final class Pipeline: @unchecked Sendable {
     /// A job handed to a worker, remembered until its completion is written.
     /// Only what the completion needs (copying a whole `Job` and `TaskDefinition` per job
-    /// was a measurable share of the Completer's time).
+    /// was a measurable share of the completion's time).
     struct InFlight {
         var id: Int64
         var attempt: Int
@@ -40,41 +45,47 @@ public final class Pipeline: @unchecked Sendable {
         var inFlight = 0
     }
 
+    /// A queue to claim from in this cycle, at most `limit` jobs.
+    struct Want {
+        var index: Int
+        var name: String
+        var limit: Int
+    }
+
     let store: JobStore
     let registry: TaskRegistry
     let workers: [LuaWorker]
     let processID: String
     let logger: Logger
-    /// Producer wait when nothing is due (another process may enqueue meanwhile).
+    /// Idle wait when nothing is due (another process may enqueue meanwhile).
     let pollInterval: Double
-    /// How often an idle Producer checks whether another connection committed.
+    /// How often an idle cycle checks whether another connection committed.
     let changePollInterval = 0.002
     let restricted: Bool
     let defaultConcurrency: Int
     let batchLimit = 512
     /// `run --limit`: never start more runs than this in total.
     let maxRuns: Int?
-    private var started = 0                       // guarded by producerCond
     /// Tasks whose jobs were claimed while their file was missing; left alone until they return.
-    private var missingTasks: Set<String> = []    // producer thread only
+    private var missingTasks: Set<String> = []    // cycle thread only
 
-    private let producerCond = NSCondition()
-    private var queues: [QueueSlot] = []          // guarded by producerCond
-    private var running: [Int64: InFlight] = [:]  // guarded by producerCond
-    private var workerLoad: [Int]                 // guarded by producerCond
-    private var stopping = false                  // guarded by producerCond
-    private var wakeRequested = false             // guarded by producerCond
+    private let cond = NSCondition()
+    private var queues: [QueueSlot] = []          // guarded by cond
+    private var running: [Int64: InFlight] = [:]  // guarded by cond
+    private var workerLoad: [Int]                 // guarded by cond
+    private var started = 0                       // guarded by cond
+    private var results: [ExecResult] = []        // guarded by cond
+    private var finished = 0                      // guarded by cond
+    /// No more claims (shutdown began); outcomes are still written.
+    private var stopping = false                  // guarded by cond
+    /// Shutdown is over: write what has arrived and end the thread.
+    private var finishing = false                 // guarded by cond
+    private var wakeRequested = false             // guarded by cond
 
-    private let completerCond = NSCondition()
-    private var results: [ExecResult] = []        // guarded by completerCond
-    private var completerStopping = false         // guarded by completerCond
-    private var finished = 0                      // guarded by completerCond
+    private var thread: Thread?
+    private let threadDone = DispatchSemaphore(value: 0)
 
-    private var producerThread: Thread?
-    private var completerThread: Thread?
-    private let threadsDone = DispatchGroup()
-
-    /// Called on the Completer thread after each batch with the total runs finished so far.
+    /// Called on the pipeline thread after each cycle with outcomes, with the total runs finished so far.
     public var onFinished: (@Sendable (Int) -> Void)?
 
     public init(store: JobStore, registry: TaskRegistry, workers: [LuaWorker], processID: String,
@@ -94,61 +105,59 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     public func start() {
-        threadsDone.enter()
-        threadsDone.enter()
-        let producer = Thread { [self] in produceLoop(); threadsDone.leave() }
-        producer.name = "crescent-producer"
-        let completer = Thread { [self] in completeLoop(); threadsDone.leave() }
-        completer.name = "crescent-completer"
-        producerThread = producer
-        completerThread = completer
-        producer.start()
-        completer.start()
+        let thread = Thread { [self] in cycleLoop(); threadDone.signal() }
+        thread.name = "crescent-pipeline"
+        self.thread = thread
+        thread.start()
     }
 
-    /// Wakes the Producer now (a job was enqueued or a slot freed).
+    /// Wakes the cycle now (a job was enqueued or pushed).
     public func wake() {
-        producerCond.lock()
+        cond.lock()
         wakeRequested = true
-        producerCond.signal()
-        producerCond.unlock()
+        cond.signal()
+        cond.unlock()
     }
 
     public var busy: Int {
-        producerCond.lock()
-        defer { producerCond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         return running.count
     }
 
     public var finishedRuns: Int {
-        completerCond.lock()
-        defer { completerCond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         return finished
     }
 
     /// Which worker holds a running job (for cancel).
     public func cancel(jobIDs: [Int64]) {
-        producerCond.lock()
+        cond.lock()
         let targets = jobIDs.compactMap { id in running[id].map { (id, $0.worker) } }
-        producerCond.unlock()
+        cond.unlock()
         for (id, worker) in targets { workers[worker].cancel(jobID: id) }
     }
 
-    /// Graceful stop (SPEC §1): stop fetching, wait up to `timeout` for running jobs, then
+    /// Graceful stop (SPEC §1): stop claiming, wait up to `timeout` for running jobs, then
     /// release what is left back to the queue (run outcome `released`).
     public func shutdown(timeout: Double) {
-        producerCond.lock()
+        cond.lock()
         stopping = true
-        producerCond.broadcast()
-        producerCond.unlock()
+        cond.signal()
+        cond.unlock()
 
+        // Polled rather than waited on `cond`: its signals are the cycle's.
         let deadline = Date().addingTimeInterval(timeout)
-        producerCond.lock()
-        while !running.isEmpty && Date() < deadline {
-            _ = producerCond.wait(until: min(deadline, Date().addingTimeInterval(0.05)))
+        var leftovers: [InFlight] = []
+        while true {
+            cond.lock()
+            let done = running.isEmpty || Date() >= deadline
+            if done { leftovers = Array(running.values) }
+            cond.unlock()
+            if done { break }
+            Thread.sleep(forTimeInterval: min(0.01, max(0, deadline.timeIntervalSinceNow)))
         }
-        let leftovers = Array(running.values)
-        producerCond.unlock()
 
         if !leftovers.isEmpty {
             let now = Date()
@@ -163,20 +172,20 @@ public final class Pipeline: @unchecked Sendable {
                 logger.error("could not release running jobs; their lease will expire", metadata: ["error": "\(error)"])
             }
             // Forget them before aborting them, so their aborted attempts are not written (or logged) again.
-            producerCond.lock()
+            cond.lock()
             for item in leftovers { running.removeValue(forKey: item.id) }
-            producerCond.unlock()
+            cond.unlock()
             for item in leftovers { workers[item.worker].cancel(jobID: item.id) }
         }
 
-        completerCond.lock()
-        completerStopping = true
-        completerCond.broadcast()
-        completerCond.unlock()
-        threadsDone.wait()
+        cond.lock()
+        finishing = true
+        cond.signal()
+        cond.unlock()
+        threadDone.wait()
     }
 
-    // MARK: Producer
+    // MARK: the cycle
 
     /// Queues in fetch order: configured (or `--queues`) first, then queues named by tasks, then
     /// queues that only jobs name (`enqueue --queue adhoc`, `queue.push(..., {queue = ...})`).
@@ -188,165 +197,197 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    private func produceLoop() {
+    private func cycleLoop() {
         var lastRefresh = Date.distantPast
         while true {
             // Read before claiming, so a commit by another process during the claims is seen.
             let version = try? store.dataVersion()
+            cond.lock()
+            let claiming = !stopping
+            cond.unlock()
             var due: [String] = []
-            if !restricted && Date().timeIntervalSince(lastRefresh) > 1 {
+            if claiming && !restricted && Date().timeIntervalSince(lastRefresh) > 1 {
                 due = (try? store.dueQueues(now: Date())) ?? []
             }
-            producerCond.lock()
-            if stopping { producerCond.unlock(); return }
-            if Date().timeIntervalSince(lastRefresh) > 1 {
+
+            cond.lock()
+            if finishing && results.isEmpty { cond.unlock(); return }
+            if claiming && Date().timeIntervalSince(lastRefresh) > 1 {
                 refreshQueues(due: due)
                 lastRefresh = Date()
             }
+            let batch = results
+            results.removeAll(keepingCapacity: true)
+            let items = batch.map { running[$0.jobID] }
+            // The slots this cycle's outcomes free are claimed again in the same transaction.
+            var freed = [Int](repeating: 0, count: queues.count)
+            for item in items { if let item { freed[item.queueIndex] += 1 } }
             // `--limit` budget: spent on what is actually claimed, so an empty queue earlier in
             // the order does not hold it back from the queues after it.
-            var budget = maxRuns.map { $0 - started } ?? Int.max
-            var wants: [(Int, String, Int)] = []
-            for (i, q) in queues.enumerated() where q.concurrency > q.inFlight && budget > 0 {
-                wants.append((i, q.name, min(batchLimit, q.concurrency - q.inFlight)))
+            let budget = maxRuns.map { $0 - started } ?? Int.max
+            var wants: [Want] = []
+            if claiming && budget > 0 {
+                for (i, q) in queues.enumerated() where q.concurrency > q.inFlight - freed[i] {
+                    wants.append(Want(index: i, name: q.name, limit: min(batchLimit, q.concurrency - q.inFlight + freed[i])))
+                }
             }
-            producerCond.unlock()
+            cond.unlock()
 
             if !missingTasks.isEmpty {
                 let loaded = registry.current.tasks
                 missingTasks = missingTasks.filter { loaded[$0] == nil }
             }
-            var claimed = 0
-            for (index, name, free) in wants where budget > 0 {
-                let jobs: [Job]
-                let claimedAt = Date()
+            var completions: [JobCompletion] = []
+            completions.reserveCapacity(batch.count)
+            for (result, item) in zip(batch, items) {
+                guard let item else { continue }  // released at shutdown already
+                completions.append(completion(for: result, of: item))
+            }
+
+            let claimedAt = Date()
+            let excluded = missingTasks.sorted()
+            let claims = wants.map {
+                JobClaimParams(queue: $0.name, limit: $0.limit, worker: processID, now: claimedAt, excludeTasks: excluded)
+            }
+            var applied: [Bool] = []
+            var claimed: [[Job]] = []
+            if !completions.isEmpty || !claims.isEmpty {
                 do {
-                    jobs = try store.jobClaim(JobClaimParams(queue: name, limit: min(free, budget), worker: processID, now: claimedAt,
-                                                             excludeTasks: missingTasks.sorted()))
+                    (applied, claimed) = try store.jobCompleteAndClaim(completions, claims: claims, claimBudget: budget)
                 } catch {
-                    logger.error("claim failed", metadata: ["queue": "\(name)", "error": "\(error)"])
-                    continue
-                }
-                budget -= jobs.count
-                var orphans: [Int64] = []
-                for job in jobs {
-                    if let definition = registry.task(named: job.task) {
-                        dispatch(job, definition, queueIndex: index, claimedAt: claimedAt)
-                        claimed += 1
+                    if completions.isEmpty {
+                        logger.error("claim failed", metadata: ["queues": "\(wants.map(\.name))", "error": "\(error)"])
                     } else {
-                        orphans.append(job.id)
-                        if missingTasks.insert(job.task).inserted {
-                            logger.warning("jobs wait for a missing task", metadata: ["task": "\(job.task)", "queue": "\(name)"])
-                        }
-                    }
-                }
-                if !orphans.isEmpty {
-                    do { try store.jobUnclaim(ids: orphans, worker: processID) } catch {
-                        logger.error("could not hand back jobs of a missing task; their lease will expire", metadata: ["error": "\(error)"])
+                        applied = completeRetrying(completions, after: error)
                     }
                 }
             }
+            if !batch.isEmpty { finish(batch, items: items, completions: completions, applied: applied) }
 
-            if claimed == 0 { waitForWork(version: version) }
+            var dispatched = 0
+            for (want, jobs) in zip(wants, claimed) where !jobs.isEmpty {
+                dispatched += dispatch(jobs, queueIndex: want.index, claimedAt: claimedAt)
+            }
+            if batch.isEmpty && dispatched == 0 { waitForWork(version: version) }
         }
     }
 
-    /// Idle wait of the Producer: until woken (a slot freed, a same-process enqueue or push),
-    /// until another connection committed (`PRAGMA data_version` moved: `crescent enqueue`,
-    /// another runner), or `pollInterval` at most (jobs that become due with time).
+    /// The cycle's transaction failed: its completions alone, retried until they commit (an
+    /// outcome is never dropped); claims wait for the next cycle.
+    private func completeRetrying(_ completions: [JobCompletion], after error: any Error) -> [Bool] {
+        var error = error
+        var delay = 0.05
+        while true {
+            logger.error("completion failed; retrying", metadata: ["error": "\(error)", "count": "\(completions.count)"])
+            Thread.sleep(forTimeInterval: delay)
+            delay = min(delay * 2, 2)
+            do {
+                return try store.jobCompleteMany(completions)
+            } catch let next {
+                error = next
+            }
+        }
+    }
+
+    /// Idle wait: until outcomes arrive, a wake (a same-process enqueue or push), another
+    /// connection's commit (`PRAGMA data_version` moved: `crescent enqueue`, another runner),
+    /// or `pollInterval` at most (jobs that become due with time). Once stopping, only
+    /// outcomes and the end of the shutdown end it.
     private func waitForWork(version: Int64?) {
         let deadline = Date().addingTimeInterval(pollInterval)
-        producerCond.lock()
+        cond.lock()
         defer {
             wakeRequested = false
-            producerCond.unlock()
+            cond.unlock()
         }
-        while !wakeRequested && !stopping {
+        while results.isEmpty && !finishing {
+            if stopping {
+                cond.wait()
+                continue
+            }
+            if wakeRequested { return }
             let now = Date()
             guard now < deadline else { return }
             guard let version else {
-                _ = producerCond.wait(until: deadline)
+                _ = cond.wait(until: deadline)
                 continue
             }
-            _ = producerCond.wait(until: min(deadline, now.addingTimeInterval(changePollInterval)))
-            if wakeRequested || stopping { return }
-            producerCond.unlock()
+            _ = cond.wait(until: min(deadline, now.addingTimeInterval(changePollInterval)))
+            if wakeRequested || !results.isEmpty || stopping { continue }
+            cond.unlock()
             let current = try? store.dataVersion()
-            producerCond.lock()
+            cond.lock()
             if current != version { return }
         }
     }
 
-    private func dispatch(_ job: Job, _ definition: TaskDefinition, queueIndex: Int, claimedAt: Date) {
-        producerCond.lock()
-        var best = 0
-        for i in workerLoad.indices where workerLoad[i] < workerLoad[best] { best = i }
-        workerLoad[best] += 1
-        started += 1
-        queues[queueIndex].inFlight += 1
-        running[job.id] = InFlight(id: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, task: job.task, queue: job.queue,
-                                   retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: claimedAt)
-        producerCond.unlock()
-
-        logger.debug("job started", metadata: [
-            "job.id": .stringConvertible(job.id), "task": "\(job.task)", "queue": "\(job.queue)", "attempt": .stringConvertible(job.attempt),
-        ])
-        workers[best].submit(ExecRequest(job: job, ttl: definition.ttl)) { [self] result in
-            completerCond.lock()
-            results.append(result)
-            completerCond.signal()
-            completerCond.unlock()
+    /// Hands claimed jobs to the least loaded workers; jobs of a task that is not loaded go
+    /// back to the queue. Returns how many were handed out.
+    private func dispatch(_ jobs: [Job], queueIndex: Int, claimedAt: Date) -> Int {
+        var handed: [(Job, TaskDefinition, Int)] = []
+        handed.reserveCapacity(jobs.count)
+        var orphans: [Job] = []
+        cond.lock()
+        for job in jobs {
+            guard let definition = registry.task(named: job.task) else {
+                orphans.append(job)
+                continue
+            }
+            var best = 0
+            for i in workerLoad.indices where workerLoad[i] < workerLoad[best] { best = i }
+            workerLoad[best] += 1
+            started += 1
+            queues[queueIndex].inFlight += 1
+            running[job.id] = InFlight(id: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, task: job.task, queue: job.queue,
+                                       retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: claimedAt)
+            handed.append((job, definition, best))
         }
-    }
+        cond.unlock()
 
-    // MARK: Completer
-
-    private func completeLoop() {
-        while true {
-            completerCond.lock()
-            while results.isEmpty && !completerStopping { completerCond.wait() }
-            if results.isEmpty && completerStopping { completerCond.unlock(); return }
-            let batch = results
-            results.removeAll(keepingCapacity: true)
-            completerCond.unlock()
-            complete(batch)
+        let debug = logger.logLevel <= .debug
+        var requests = [[ExecRequest]](repeating: [], count: workers.count)
+        for (job, definition, worker) in handed {
+            if debug {
+                logger.debug("job started", metadata: [
+                    "job.id": .stringConvertible(job.id), "task": "\(job.task)", "queue": "\(job.queue)",
+                    "attempt": .stringConvertible(job.attempt),
+                ])
+            }
+            requests[worker].append(ExecRequest(job: job, ttl: definition.ttl))
         }
-    }
-
-    private func complete(_ batch: [ExecResult]) {
-        producerCond.lock()
-        let items = batch.map { running[$0.jobID] }
-        producerCond.unlock()
-
-        var completions: [JobCompletion] = []
-        completions.reserveCapacity(batch.count)
-        for (result, item) in zip(batch, items) {
-            guard let item else { continue }  // released at shutdown already
-            completions.append(completion(for: result, of: item))
-        }
-
-        var applied: [Bool] = []
-        var delay = 0.05
-        while true {
-            do {
-                applied = try store.jobCompleteMany(completions)
-                break
-            } catch {
-                logger.error("completion failed; retrying", metadata: ["error": "\(error)", "count": "\(completions.count)"])
-                Thread.sleep(forTimeInterval: delay)
-                delay = min(delay * 2, 2)
+        // One post per worker: a wake per job cost a futex call whenever the worker had
+        // already caught up with the previous one.
+        for (worker, batch) in requests.enumerated() {
+            workers[worker].submit(batch) { [self] result in
+                cond.lock()
+                results.append(result)
+                cond.signal()
+                cond.unlock()
             }
         }
+        if !orphans.isEmpty {
+            for job in orphans where missingTasks.insert(job.task).inserted {
+                logger.warning("jobs wait for a missing task", metadata: ["task": "\(job.task)", "queue": "\(job.queue)"])
+            }
+            do { try store.jobUnclaim(ids: orphans.map(\.id), worker: processID) } catch {
+                logger.error("could not hand back jobs of a missing task; their lease will expire", metadata: ["error": "\(error)"])
+            }
+        }
+        return handed.count
+    }
 
-        producerCond.lock()
+    /// After a cycle's commit: frees the slots of the outcomes it wrote, then logs and reports them.
+    private func finish(_ batch: [ExecResult], items: [InFlight?], completions: [JobCompletion], applied: [Bool]) {
+        cond.lock()
         for (result, item) in zip(batch, items) {
             guard let item, running.removeValue(forKey: result.jobID) != nil else { continue }
             workerLoad[item.worker] -= 1
             queues[item.queueIndex].inFlight -= 1  // queues only ever grow: the index stays valid
         }
-        wakeRequested = true
-        producerCond.broadcast()
-        producerCond.unlock()
+        finished += batch.count
+        let total = finished
+        let busy = running.count
+        cond.unlock()
 
         // `completions` holds one entry per non-nil item, in the same order.
         let debug = logger.logLevel <= .debug
@@ -367,11 +408,6 @@ public final class Pipeline: @unchecked Sendable {
             CrescentMetrics.jobsFinished(task: key.task, queue: key.queue, outcome: key.outcome.rawValue, seconds: seconds)
         }
         CrescentMetrics.busyWorkers(busy)
-
-        completerCond.lock()
-        finished += batch.count
-        let total = finished
-        completerCond.unlock()
         onFinished?(total)
     }
 

@@ -130,6 +130,11 @@ public protocol JobStore: Sendable {
     /// Applies completions in one transaction. Returns, per completion, whether it was
     /// applied (false: fenced out — the job is no longer that attempt of that worker).
     func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool]
+    /// The pipeline's cycle in one transaction: applies `completions` (as `jobCompleteMany`),
+    /// then claims for each of `claims` in order (as `jobClaim`), no more than `claimBudget`
+    /// jobs in all. Returns the completions' applied flags and the jobs claimed per params.
+    func jobCompleteAndClaim(_ completions: [JobCompletion], claims: [JobClaimParams],
+                             claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]])
     /// Undoes a claim that never ran (its task is not loaded): back to `queued` as it was,
     /// the attempt not counted, no run recorded. Fenced like a completion.
     func jobUnclaim(ids: [Int64], worker: String) throws

@@ -161,14 +161,32 @@ extension SQLiteJobStore {
     /// any completion (e.g. a push with an id already used) rolls back the whole batch.
     public func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool] {
         if completions.isEmpty { return [] }
-        return try write { db in
+        return try jobCompleteAndClaim(completions, claims: [], claimBudget: 0).applied
+    }
+
+    /// Completions first, so that the slots they free are claimed in the same commit; an
+    /// error anywhere rolls back the whole cycle.
+    public func jobCompleteAndClaim(_ completions: [JobCompletion], claims: [JobClaimParams],
+                                    claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]]) {
+        try write { db in
             let now = Date()
             var applied: [Bool] = []
             applied.reserveCapacity(completions.count)
-            let hot = HotStatements(db)
-            for c in completions { applied.append(try Self.complete(c, now: now, in: hot)) }
-            try hot.flushRuns()
-            return applied
+            if !completions.isEmpty {
+                let hot = HotStatements(db)
+                for c in completions { applied.append(try Self.complete(c, now: now, in: hot)) }
+                try hot.flushRuns()
+            }
+            var budget = claimBudget
+            var claimed: [[Job]] = []
+            claimed.reserveCapacity(claims.count)
+            for var params in claims {
+                params.limit = min(params.limit, budget)
+                let jobs = try Self.claim(params, db: db)
+                budget -= jobs.count
+                claimed.append(jobs)
+            }
+            return (applied, claimed)
         }
     }
 }

@@ -182,46 +182,51 @@ extension SQLiteJobStore {
 
     public func jobClaim(_ params: JobClaimParams) throws -> [Job] {
         guard params.limit > 0 else { return [] }
-        return try write { db in
-            let now = params.now.epoch
-            let expire = try db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'expired', finished_at = ?, error = 'expired before it started'
-                WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL
-                  AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
-                """)
-            try expire.execute(arguments: [now, params.queue, now])
+        return try jobCompleteAndClaim([], claims: [params], claimBudget: params.limit).claimed[0]
+    }
 
-            let exclude = params.excludeTasks.isEmpty
-                ? "" : "AND task NOT IN (\(Array(repeating: "?", count: params.excludeTasks.count).joined(separator: ",")))"
-            let claim = try db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?, started_at = ?,
-                                expires_at = NULL, finished_at = NULL
-                WHERE id IN (
-                    SELECT id FROM jobs INDEXED BY jobs_claim
-                    WHERE queue = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
-                    \(exclude)
-                    ORDER BY priority DESC, run_at, id LIMIT ?)
-                RETURNING \(Self.claimColumns)
-                """)
-            var jobs: [Job] = []
-            jobs.reserveCapacity(params.limit)
-            let raw = RawStatement(claim, db)
-            raw.bind(1, params.worker)
-            raw.bind(2, now)
-            raw.bind(3, params.queue)
-            raw.bind(4, now)
-            for (i, task) in params.excludeTasks.enumerated() { raw.bind(Int32(5 + i), task) }
-            raw.bind(Int32(5 + params.excludeTasks.count), params.limit)
-            defer { raw.finish() }
-            while try raw.step() { jobs.append(Self.claimedJob(from: raw, queue: params.queue)) }
-            // RETURNING gives no order; hand them out in claim order.
-            jobs.sort { a, b in
-                if a.priority != b.priority { return a.priority > b.priority }
-                if a.runAt != b.runAt { return a.runAt < b.runAt }
-                return a.id < b.id
-            }
-            return jobs
+    /// Claims inside the current write transaction: expires the queue's jobs past
+    /// `expires_at`, then marks up to `params.limit` due jobs `running`, in claim order.
+    static func claim(_ params: JobClaimParams, db: Database) throws -> [Job] {
+        guard params.limit > 0 else { return [] }
+        let now = params.now.epoch
+        let expire = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'expired', finished_at = ?, error = 'expired before it started'
+            WHERE queue = ? AND expires_at <= ? AND expires_at IS NOT NULL
+              AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
+            """)
+        try expire.execute(arguments: [now, params.queue, now])
+
+        let exclude = params.excludeTasks.isEmpty
+            ? "" : "AND task NOT IN (\(Array(repeating: "?", count: params.excludeTasks.count).joined(separator: ",")))"
+        let claim = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?, started_at = ?,
+                            expires_at = NULL, finished_at = NULL
+            WHERE id IN (
+                SELECT id FROM jobs INDEXED BY jobs_claim
+                WHERE queue = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
+                \(exclude)
+                ORDER BY priority DESC, run_at, id LIMIT ?)
+            RETURNING \(Self.claimColumns)
+            """)
+        var jobs: [Job] = []
+        jobs.reserveCapacity(params.limit)
+        let raw = RawStatement(claim, db)
+        raw.bind(1, params.worker)
+        raw.bind(2, now)
+        raw.bind(3, params.queue)
+        raw.bind(4, now)
+        for (i, task) in params.excludeTasks.enumerated() { raw.bind(Int32(5 + i), task) }
+        raw.bind(Int32(5 + params.excludeTasks.count), params.limit)
+        defer { raw.finish() }
+        while try raw.step() { jobs.append(Self.claimedJob(from: raw, queue: params.queue)) }
+        // RETURNING gives no order; hand them out in claim order.
+        jobs.sort { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.runAt != b.runAt { return a.runAt < b.runAt }
+            return a.id < b.id
         }
+        return jobs
     }
 
     public func jobUnclaim(ids: [Int64], worker: String) throws {

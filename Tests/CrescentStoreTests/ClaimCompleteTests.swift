@@ -305,6 +305,33 @@ struct ClaimCompleteTests {
         }
     }
 
+    /// The pipeline's cycle: completions, then claims queue by queue within one budget, in
+    /// one transaction; a failing completion rolls the claims back too.
+    @Test func oneCycleCompletesThenClaimsWithinTheBudget() throws {
+        try withStore { store in
+            _ = try store.jobInsertMany([job("a"), job("a")])
+            let first = try store.claimAll()
+            _ = try store.jobInsertMany([job(queue: "q1"), job(queue: "q1"), job(queue: "q2"), job(queue: "q2"), job(queue: "q2")])
+            let claims = ["q1", "q2", "q3"].map { JobClaimParams(queue: $0, limit: 10, worker: "w1") }
+            let done = [JobCompletion(jobID: first[0].id, attempt: 1, worker: "w1", outcome: .succeeded(result: "1"))]
+            let cycle = try store.jobCompleteAndClaim(done, claims: claims, claimBudget: 3)
+            #expect(cycle.applied == [true])
+            // q1 takes both of its jobs, q2 what is left of the budget, q3 has none.
+            #expect(cycle.claimed.map(\.count) == [2, 1, 0])
+            #expect(cycle.claimed.joined().allSatisfy { $0.state == .running && $0.attempt == 1 })
+            #expect(try store.state(first[0].id) == .succeeded)
+
+            // A push with an id already used: nothing of the cycle applies, no claim either.
+            let bad = JobCompletion(jobID: first[1].id, attempt: 1, worker: "w1", outcome: .succeeded(result: "2"),
+                                    pushes: [job("again", id: first[0].id)])
+            #expect(throws: (any Error).self) {
+                try store.jobCompleteAndClaim([bad], claims: [JobClaimParams(queue: "q2", limit: 10, worker: "w1")], claimBudget: 10)
+            }
+            #expect(try store.state(first[1].id) == .running)
+            #expect(try store.jobList(JobListParams(state: .queued, queue: "q2")).count == 2)
+        }
+    }
+
     @Test func expiredJobsAreDroppedAtClaim() throws {
         try withStore { store in
             let now = Date()
