@@ -5,8 +5,11 @@
 #   benchmarks/instructions.sh [N=20000] [path/to/crescent]
 # Runs `crescent bench --jobs N` (bulk enqueue, then drain) under callgrind (~1 minute
 # for 20,000 jobs) and prints the inclusive instructions per job of:
-#   claim       — the Producer's claim transactions (writer)
-#   complete    — the Completer's batches: job UPDATEs and run rows (writer), pushes excluded
+#   claim       — reading and marking due jobs (in the cycle's transaction)
+#   complete    — job UPDATEs and run rows (in the cycle's transaction), pushes excluded
+#   writer      — the whole transaction: claim + complete + its own overhead
+#   pipeline    — the pipeline thread: the transaction plus building completions,
+#                 handing jobs to the workers, logs and metrics
 #   enqueue     — inserting the bulk-enqueued jobs (writer)
 #   lua         — the Lua worker threads (handler calls, job tables, results)
 # Needs valgrind. The binary is copied without its DWARF (valgrind 3.19 cannot read
@@ -25,16 +28,18 @@ valgrind --tool=callgrind --callgrind-out-file="$dir/out" "$dir/crescent" bench 
     --latency-jobs 0 --process-jobs 0 >/dev/null 2>&1
 callgrind_annotate --inclusive=yes --threshold=100 "$dir/out" 2>/dev/null | swift demangle --simplified | awk -v n="$n" '
     function count(line) { gsub(",", "", line); split(line, f, " "); return f[1] + 0 }
-    /:closure #1 in SQLiteJobStore.jobClaim\(/ && !claim { claim = count($0) }
-    /:closure #1 in SQLiteJobStore.jobCompleteMany\(/ && !complete { complete = count($0) }
+    /static SQLiteJobStore.claim\(_:db:\)/ && !claim { claim = count($0) }
+    /:closure #1 in SQLiteJobStore.jobCompleteAndClaim\(/ && !tx { tx = count($0) }
     /static SQLiteJobStore.insertAll\(/ && !insert { insert = count($0) }
+    /:Pipeline.cycleLoop\(\)/ && !cycle { cycle = count($0) }
     /:LuaWorker.runLoop\(\)/ && !lua { lua = count($0) }
     /PROGRAM TOTALS/ { total = count($0) }
     END {
         printf "instructions per job over %d jobs (callgrind):\n", n
         printf "  claim     %6.1fk\n", claim / n / 1000
-        printf "  complete  %6.1fk\n", (complete - insert) / n / 1000
-        printf "  writer    %6.1fk (claim + complete)\n", (claim + complete - insert) / n / 1000
+        printf "  complete  %6.1fk\n", (tx - claim - insert) / n / 1000
+        printf "  writer    %6.1fk (the transaction: claim + complete + its overhead)\n", (tx - insert) / n / 1000
+        printf "  pipeline  %6.1fk (the pipeline thread, transaction included)\n", (cycle - insert) / n / 1000
         printf "  enqueue   %6.1fk\n", insert / n / 1000
         printf "  lua       %6.1fk\n", lua / n / 1000
         printf "  process   %6.1fk (everything, start-up and the bench itself included)\n", total / n / 1000
