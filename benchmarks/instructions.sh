@@ -29,7 +29,7 @@ valgrind --tool=callgrind --callgrind-out-file="$dir/out" "$dir/crescent" bench 
 callgrind_annotate --inclusive=yes --threshold=100 "$dir/out" 2>/dev/null | swift demangle --simplified | awk -v n="$n" '
     function count(line) { gsub(",", "", line); split(line, f, " "); return f[1] + 0 }
     /static SQLiteJobStore.claim\(_:db:\)/ && !claim { claim = count($0) }
-    /:closure #1 in SQLiteJobStore.jobCompleteAndClaim\(/ && !tx { tx = count($0) }
+    /:closure #1 in SQLiteJobStore.cycle\(/ && !tx { tx = count($0) }
     /static SQLiteJobStore.insertAll\(/ && !insert { insert = count($0) }
     /:Pipeline.cycleLoop\(\)/ && !cycle { cycle = count($0) }
     /:LuaWorker.runLoop\(\)/ && !lua { lua = count($0) }

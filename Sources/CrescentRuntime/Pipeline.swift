@@ -510,11 +510,6 @@ public final class Pipeline: @unchecked Sendable {
 }
 
 extension CompletionOutcome {
-    var isSuccess: Bool {
-        if case .succeeded = self { return true }
-        return false
-    }
-
     /// The run outcome this completion records.
     var runOutcome: RunOutcome {
         switch self {

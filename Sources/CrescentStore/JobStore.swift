@@ -43,6 +43,13 @@ public enum CompletionOutcome: Sendable, Equatable {
     case released
 }
 
+extension CompletionOutcome {
+    public var isSuccess: Bool {
+        if case .succeeded = self { return true }
+        return false
+    }
+}
+
 public struct JobCompletion: Sendable, Equatable {
     public var jobID: Int64
     /// Fencing: the completion applies only if the job is still `running` attempt

@@ -143,6 +143,87 @@ extension SQLiteJobStore {
         return true
     }
 
+    /// Completions per set-wise UPDATE (`completeChunk`).
+    static let completeChunk = 64
+
+    /// The set-wise form of `finishSQL` for `completeChunk` completions: one UPDATE joined
+    /// with their values, each row fenced as in `finishSQL` with no cancel requested. Rows
+    /// of a short chunk are padded with NULLs (an id that matches nothing).
+    static let finishChunkSQL = finishChunkSQL(columns: 11, set: """
+        state = v.column4, result = v.column5,
+            error = CASE WHEN v.column6 THEN jobs.error ELSE v.column7 END,
+            finished_at = v.column8, run_at = COALESCE(v.column9, jobs.run_at),
+            attempt = jobs.attempt + v.column10, max_attempts = jobs.max_attempts + v.column11
+        """)
+
+    /// The same for chunks of successes only (the usual case): it changes fewer columns, so
+    /// SQLite leaves the claim index and `run_at` alone (−2k instructions per job).
+    static let succeedChunkSQL = finishChunkSQL(columns: 5, set: """
+        state = 'succeeded', result = v.column4, error = NULL, finished_at = v.column5
+        """)
+
+    static func finishChunkSQL(columns: Int, set: String) -> String {
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return """
+            UPDATE jobs SET \(set), lease_owner = NULL, cancel_requested = 0
+            FROM (VALUES \(Array(repeating: row, count: completeChunk).joined(separator: ", "))) AS v
+            WHERE jobs.id = v.column1 AND jobs.state = 'running' AND jobs.attempt = v.column2
+              AND jobs.lease_owner IS v.column3 AND jobs.cancel_requested = 0
+            """
+    }
+
+
+    /// A run of completions applied by one UPDATE: a single-row UPDATE spent about as much
+    /// on the statement (start, cursors on the table and its indexes, end) as on the row
+    /// (callgrind, same schema: 60.0k → 50.4k instructions per job for claim, completion and
+    /// run row). Throws `ChunkMiss` when any of them would not apply as it stands (fenced
+    /// out, or a cancel was requested): the caller then redoes its transaction row by row.
+    static func completeChunk(_ cs: ArraySlice<JobCompletion>, now: Date, in hot: HotStatements) throws {
+        let successes = cs.allSatisfy { $0.outcome.isSuccess }
+        let raw = try successes ? hot.succeedChunk() : hot.finishChunk()
+        let columns: Int32 = successes ? 5 : 11
+        var row: Int32 = 0
+        for c in cs {
+            let base = row * columns
+            raw.bind(base + 1, c.jobID)
+            raw.bind(base + 2, c.attempt)
+            raw.bind(base + 3, c.worker)
+            if case .succeeded(let result) = c.outcome, successes {
+                raw.bind(base + 4, result)
+                raw.bind(base + 5, c.finishedAt.epoch)
+            } else {
+                let t = transition(c.outcome, cancelRequested: false, finishedAt: c.finishedAt, now: now)
+                raw.bind(base + 4, t.state.rawValue)
+                raw.bind(base + 5, t.result)
+                raw.bind(base + 6, t.keepError)
+                raw.bind(base + 7, t.error)
+                raw.bind(base + 8, t.finished ? c.finishedAt.epoch : nil)
+                raw.bind(base + 9, t.runAt?.epoch)
+                raw.bind(base + 10, t.attemptDelta)
+                raw.bind(base + 11, t.maxAttemptsDelta)
+            }
+            row += 1
+        }
+        for pad in row..<Int32(completeChunk) {
+            for column in 1...columns { sqlite3_bind_null(raw.handle, pad * columns + column) }
+        }
+        try raw.run()
+        guard sqlite3_changes(hot.db.sqliteConnection) == cs.count else { throw ChunkMiss() }
+        for c in cs {
+            let t = transition(c.outcome, cancelRequested: false, finishedAt: c.finishedAt, now: now)
+            try hot.addRun(RunRow(jobID: c.jobID, attempt: c.attempt, startedAt: c.startedAt!.epoch,
+                                  finishedAt: c.finishedAt.epoch, outcome: t.runOutcome, error: t.runError,
+                                  traceback: t.traceback, worker: c.worker))
+            if case .succeeded = c.outcome {
+                _ = try insertAll(c.pushes, now: now, in: hot)
+                for w in c.storeWrites { try storeWrite(w, now: now, db: hot.db) }
+            }
+        }
+    }
+
+    /// A chunk of completions did not all apply as they stood.
+    struct ChunkMiss: Error {}
+
     static func storeWrite(_ w: StoreWrite, now: Date, db: Database) throws {
         if let value = w.value {
             let upsert = try db.cachedStatement(sql: """
@@ -166,15 +247,39 @@ extension SQLiteJobStore {
 
     /// Completions first, so that the slots they free are claimed in the same commit; an
     /// error anywhere rolls back the whole cycle.
+    /// Completions go a chunk per statement while each applies as it stands; when one does
+    /// not (rare: a fenced-out outcome, a cancel requested meanwhile) the transaction is
+    /// rolled back and done again one completion at a time.
     public func jobCompleteAndClaim(_ completions: [JobCompletion], claims: [JobClaimParams],
                                     claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]]) {
+        do {
+            return try cycle(completions, claims: claims, claimBudget: claimBudget, chunked: true)
+        } catch is ChunkMiss {
+            return try cycle(completions, claims: claims, claimBudget: claimBudget, chunked: false)
+        }
+    }
+
+    private func cycle(_ completions: [JobCompletion], claims: [JobClaimParams], claimBudget: Int,
+                       chunked: Bool) throws -> (applied: [Bool], claimed: [[Job]]) {
         try write { db in
             let now = Date()
             var applied: [Bool] = []
             applied.reserveCapacity(completions.count)
             if !completions.isEmpty {
                 let hot = HotStatements(db)
-                for c in completions { applied.append(try Self.complete(c, now: now, in: hot)) }
+                var rest = completions[...]
+                // Chunks of at least a quarter: below that, single rows cost about the same.
+                while chunked && rest.count >= Self.completeChunk / 4 {
+                    let chunk = rest.prefix(Self.completeChunk)
+                    rest = rest.dropFirst(chunk.count)
+                    if chunk.contains(where: { $0.startedAt == nil }) {  // their run rows read `started_at`
+                        for c in chunk { applied.append(try Self.complete(c, now: now, in: hot)) }
+                        continue
+                    }
+                    try Self.completeChunk(chunk, now: now, in: hot)
+                    applied.append(contentsOf: repeatElement(true, count: chunk.count))
+                }
+                for c in rest { applied.append(try Self.complete(c, now: now, in: hot)) }
                 try hot.flushRuns()
             }
             var budget = claimBudget

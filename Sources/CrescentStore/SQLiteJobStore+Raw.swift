@@ -100,6 +100,8 @@ final class HotStatements {
     private var plainInsert: RawStatement?
     private var chunkInsert: RawStatement?
     private var finishUpdate: RawStatement?
+    private var finishChunkUpdate: RawStatement?
+    private var succeedChunkUpdate: RawStatement?
     private var runInsert: RawStatement?
     private var runChunkInsert: RawStatement?
     /// Run rows of finished attempts not yet inserted (`addRun`, `flushRuns`).
@@ -117,6 +119,8 @@ final class HotStatements {
     func insert() throws -> RawStatement { try prepared(&plainInsert, SQLiteJobStore.insertSQL) }
     func insertChunk() throws -> RawStatement { try prepared(&chunkInsert, SQLiteJobStore.insertChunkSQL) }
     func finish() throws -> RawStatement { try prepared(&finishUpdate, SQLiteJobStore.finishSQL) }
+    func finishChunk() throws -> RawStatement { try prepared(&finishChunkUpdate, SQLiteJobStore.finishChunkSQL) }
+    func succeedChunk() throws -> RawStatement { try prepared(&succeedChunkUpdate, SQLiteJobStore.succeedChunkSQL) }
 
     /// Queues a run row; full chunks are inserted at once, several rows per statement.
     func addRun(_ row: SQLiteJobStore.RunRow) throws {

@@ -126,7 +126,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     /// Database failures reach callers as one clear sentence.
     static func wrap(_ error: any Error, path: String) -> any Error {
-        if error is CrescentError { return error }
+        if error is CrescentError || error is ChunkMiss { return error }
         if let e = error as? DatabaseError {
             if isBusy(e) { return CrescentError.failed("the database \(path) stayed locked by another process") }
             return CrescentError.failed("database \(path): \(e.message ?? "\(e.resultCode)")")

@@ -305,6 +305,60 @@ struct ClaimCompleteTests {
         }
     }
 
+    /// Completions applied a chunk per statement end exactly as they do one at a time, for
+    /// every outcome; a chunk with a cancelled job (or a fenced-out one) falls back to rows.
+    @Test func chunkedCompletionsEndLikeSingleOnes() throws {
+        let started = Date().addingTimeInterval(-5)
+        let end = Date().addingTimeInterval(-1)
+        func outcome(_ i: Int) -> CompletionOutcome {
+            switch i % 9 {
+            case 0, 1: return .succeeded(result: #"{"n":\#(i)}"#)
+            case 2: return .failed(error: "e\(i)", traceback: "tb\(i)", retryAt: end.addingTimeInterval(60))
+            case 3: return .failed(error: "e\(i)", traceback: nil, retryAt: nil)
+            case 4: return .snoozed(until: end.addingTimeInterval(3600))
+            case 5: return .discarded(reason: "d\(i)")
+            case 6: return .aborted(error: "ttl", retryAt: end.addingTimeInterval(30))
+            case 7: return .aborted(error: "ttl", retryAt: nil)
+            default: return .released
+            }
+        }
+        // Jobs and their runs as the outcomes leave them (times to the millisecond).
+        func ending(batched: Bool, cancel: Int? = nil, stranger: Int? = nil) throws -> [String] {
+            try withStore { store in
+                _ = try store.jobInsertMany((0..<70).map { _ in job(maxAttempts: 3) })
+                let js = try store.claimAll(limit: 100, now: started)
+                if let cancel { _ = try store.jobCancel(ids: [js[cancel].id]) }
+                let completions = js.enumerated().map { i, j in
+                    JobCompletion(jobID: j.id, attempt: j.attempt, worker: i == stranger ? "stranger" : "w1", startedAt: started,
+                                  finishedAt: end, outcome: outcome(i))
+                }
+                let applied = batched ? try store.jobCompleteMany(completions)
+                                      : try completions.flatMap { try store.jobCompleteMany([$0]) }
+                #expect(applied == js.indices.map { $0 != stranger })
+                func ms(_ d: Date?) -> String { d.map { "\(Int(($0.timeIntervalSince1970 * 1000).rounded()))" } ?? "-" }
+                return try js.map { j in
+                    let e = try #require(try store.jobGet(id: j.id))
+                    let runs = try store.jobRuns(id: j.id).map {
+                        "\($0.attempt) \(ms($0.startedAt)) \(ms($0.finishedAt)) \($0.outcome?.rawValue ?? "-") \($0.error ?? "-") \($0.traceback ?? "-") \($0.worker)"
+                    }
+                    return "\(e.state) a\(e.attempt)/\(e.maxAttempts) \(e.result ?? "-") \(e.error ?? "-") \(ms(e.runAt)) \(ms(e.finishedAt)) \(runs)"
+                }
+            }
+        }
+        let single = try ending(batched: false)
+        #expect(try ending(batched: true) == single)
+        #expect(Set(single.map { $0.split(separator: " ")[0] }).count == 5)  // succeeded, retrying, dead, scheduled, queued
+
+        var cancelled = single
+        cancelled[40] = try ending(batched: false, cancel: 40)[40]
+        #expect(cancelled[40].hasPrefix("cancelled"))
+        #expect(try ending(batched: true, cancel: 40) == cancelled)
+
+        let fenced = try ending(batched: false, stranger: 20)
+        #expect(fenced[20].hasPrefix("running"))
+        #expect(try ending(batched: true, stranger: 20) == fenced)
+    }
+
     /// The pipeline's cycle: completions, then claims queue by queue within one budget, in
     /// one transaction; a failing completion rolls the claims back too.
     @Test func oneCycleCompletesThenClaimsWithinTheBudget() throws {
