@@ -93,7 +93,7 @@ public final class Pipeline: @unchecked Sendable {
     private var handing = 0                       // guarded by cond
 
     /// After-commit work, in commit order (see the type's comment).
-    private let handoff = DispatchQueue(label: "crescent.pipeline.handoff")
+    private let handoff = Handoff()
 
     private var thread: Thread?
     private let threadDone = DispatchSemaphore(value: 0)
@@ -118,6 +118,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     public func start() {
+        handoff.start()
         let thread = Thread { [self] in cycleLoop(); threadDone.signal() }
         thread.name = "crescent-pipeline"
         self.thread = thread
@@ -172,7 +173,7 @@ public final class Pipeline: @unchecked Sendable {
             if idle || (settled && Date() >= deadline) { break }
             Thread.sleep(forTimeInterval: 0.005)
         }
-        handoff.sync {}  // finished jobs forgotten, so they are not released
+        handoff.drain()  // finished jobs forgotten, so they are not released
         cond.lock()
         let leftovers = Array(running.values)
         cond.unlock()
@@ -201,7 +202,7 @@ public final class Pipeline: @unchecked Sendable {
         cond.signal()
         cond.unlock()
         threadDone.wait()
-        handoff.sync {}  // the last outcomes' logs, metrics and counts
+        handoff.stop()  // after the last outcomes' logs, metrics and counts
     }
 
     // MARK: the cycle
@@ -519,6 +520,66 @@ extension CompletionOutcome {
         case .discarded: return .discarded
         case .aborted: return .aborted
         case .released: return .released
+        }
+    }
+}
+
+/// The pipeline's handoff queue: one thread running submitted work in order.
+private final class Handoff: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var work: [() -> Void] = []  // guarded by cond
+    private var busy = false             // guarded by cond
+    private var stopping = false         // guarded by cond
+    private var started = false          // guarded by cond
+    private let done = DispatchSemaphore(value: 0)
+
+    func start() {
+        cond.lock()
+        started = true
+        cond.unlock()
+        let thread = Thread { [self] in loop() }
+        thread.name = "crescent-handoff"
+        thread.start()
+    }
+
+    func async(_ item: @escaping () -> Void) {
+        cond.lock()
+        work.append(item)
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Waits until everything submitted so far has run.
+    func drain() {
+        cond.lock()
+        while !work.isEmpty || busy { cond.wait() }
+        cond.unlock()
+    }
+
+    /// Runs what was submitted, then ends the thread.
+    func stop() {
+        cond.lock()
+        stopping = true
+        let wait = started
+        cond.broadcast()
+        cond.unlock()
+        if wait { done.wait() }
+    }
+
+    private func loop() {
+        while true {
+            cond.lock()
+            while work.isEmpty {
+                busy = false
+                cond.broadcast()
+                if stopping { cond.unlock(); done.signal(); return }
+                cond.wait()
+            }
+            let items = work
+            work.removeAll(keepingCapacity: true)
+            busy = true
+            cond.unlock()
+            for item in items { item() }
         }
     }
 }

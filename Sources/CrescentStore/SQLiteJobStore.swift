@@ -30,6 +30,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     public let path: String
     public let durability: Durability
     let pool: DatabasePool
+    let checkpointer: Checkpointer
 
     /// SQLite's process-wide settings, applied once before the first connection opens
     /// (see `crescent_sqlite_configure`): 512 lookaside slots of 256 bytes per connection.
@@ -45,29 +46,37 @@ public final class SQLiteJobStore: JobStore, Sendable {
         config.busyMode = .timeout(5)
         config.label = "crescent.store"
         config.maximumReaderCount = 4
+        let sync = durability == .full ? "FULL" : "NORMAL"
+        let checkpointer = Checkpointer(path: path, synchronous: sync)
+        self.checkpointer = checkpointer
         do {
             let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             }
             pool = try Self.retryingBusy { try DatabasePool(path: path, configuration: config) }
-            let sync = durability == .full ? "FULL" : "NORMAL"
             try Self.retryingBusy {
                 try pool.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA synchronous = \(sync)")
                     // A larger page cache for the writer (allocated only as used), and a
                     // WAL file truncated back after checkpoints.
                     try db.execute(sql: "PRAGMA cache_size = -32768")
+                    try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
                     // Debian's SQLite zeroes deleted content by default; every row rewrite and
                     // index move paid for it (~1k instructions per job).
                     try db.execute(sql: "PRAGMA secure_delete = OFF")
-                    try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+                    try checkpointer.install(on: db)
                 }
             }
             try Self.migrate(pool)
         } catch {
             throw Self.wrap(error, path: path)
         }
+    }
+
+    deinit {
+        pool.writeWithoutTransaction { checkpointer.uninstall(from: $0) }
+        checkpointer.stop()
     }
 
     // MARK: database access
