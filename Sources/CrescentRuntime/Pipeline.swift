@@ -98,7 +98,7 @@ public final class Pipeline: @unchecked Sendable {
     private var thread: Thread?
     private let threadDone = DispatchSemaphore(value: 0)
 
-    /// Called on the pipeline thread after each cycle with outcomes, with the total runs finished so far.
+    /// Called on the handoff thread after each cycle with outcomes, with the total runs finished so far.
     public var onFinished: (@Sendable (Int) -> Void)?
 
     public init(store: JobStore, registry: TaskRegistry, workers: [LuaWorker], processID: String,

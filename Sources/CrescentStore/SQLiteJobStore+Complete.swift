@@ -172,7 +172,6 @@ extension SQLiteJobStore {
             """
     }
 
-
     /// A run of completions applied by one UPDATE: a single-row UPDATE spent about as much
     /// on the statement (start, cursors on the table and its indexes, end) as on the row
     /// (callgrind, same schema: 60.0k → 50.4k instructions per job for claim, completion and
@@ -246,10 +245,9 @@ extension SQLiteJobStore {
     }
 
     /// Completions first, so that the slots they free are claimed in the same commit; an
-    /// error anywhere rolls back the whole cycle.
-    /// Completions go a chunk per statement while each applies as it stands; when one does
-    /// not (rare: a fenced-out outcome, a cancel requested meanwhile) the transaction is
-    /// rolled back and done again one completion at a time.
+    /// error anywhere rolls back the whole cycle. Completions go a chunk per statement while
+    /// each applies as it stands; when one does not (rare: a fenced-out outcome, a cancel
+    /// requested meanwhile) the transaction is rolled back and done again row by row.
     public func jobCompleteAndClaim(_ completions: [JobCompletion], claims: [JobClaimParams],
                                     claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]]) {
         do {
