@@ -4,21 +4,21 @@ public enum JobState: String, Sendable, CaseIterable, Codable {
     /// Out: becomes claimable (`queued` semantics) once `run_at` passes; `cancelled`, `expired`.
     case scheduled
     /// Due now, waiting for a worker. In: enqueue, retry by hand, Rescuer, released at shutdown.
-    /// Out: the Producer claims it (`running`); cancel; expiry.
+    /// Out: the pipeline claims it (`running`); cancel; expiry.
     case queued
-    /// Claimed by a process that holds its lease. In: the Producer's claim.
-    /// Out: the Completer (`succeeded`, `retrying`, `dead`, `scheduled` on snooze),
+    /// Claimed by a process that holds its lease. In: the pipeline's claim.
+    /// Out: a completion (`succeeded`, `retrying`, `dead`, `scheduled` on snooze),
     /// the Rescuer (lease lost), shutdown release (`queued`), cancel (`cancelled`).
     case running
-    /// Finished well. In: the Completer. Out: the Pruner deletes it after retention.
+    /// Finished well. In: a completion. Out: the Pruner deletes it after retention.
     case succeeded
-    /// Failed, waiting for its next attempt at `run_at`. In: the Completer. Out: claim, cancel.
+    /// Failed, waiting for its next attempt at `run_at`. In: a completion. Out: claim, cancel.
     case retrying
-    /// Out of attempts, or discarded. In: the Completer. Out: retry by hand, the Pruner.
+    /// Out of attempts, or discarded. In: a completion. Out: retry by hand, the Pruner.
     case dead
     /// Stopped by an operator. In: cancel. Out: retry by hand.
     case cancelled
-    /// Not started within `expires` of its due time. In: the Producer at claim time.
+    /// Not started within `expires` of its due time. In: the pipeline at claim time.
     case expired
 
     /// States in which a job still holds its uniqueness key.

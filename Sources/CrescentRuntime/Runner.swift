@@ -45,7 +45,7 @@ public final class Runner: @unchecked Sendable {
         public var store: SQLiteJobStore
         public var registry: TaskRegistry
         public var enqueuer: Enqueuer
-        /// Wake the Producer (a job was enqueued in this process).
+        /// Wake the pipeline (a job was enqueued in this process).
         public var wake: @Sendable () -> Void
     }
 

@@ -15,7 +15,7 @@ public final class Scheduler: @unchecked Sendable {
     let logger: Logger
     /// An occurrence older than this when first seen counts as missed (the runner was down).
     let grace: Double = 30
-    /// Called after jobs were inserted, to wake the Producer.
+    /// Called after jobs were inserted, to wake the pipeline.
     let onFired: @Sendable () -> Void
 
     private let cond = NSCondition()

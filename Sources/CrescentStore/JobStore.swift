@@ -170,7 +170,7 @@ public protocol JobStore: Sendable {
     /// every pending job).
     func dueQueues(now: Date) throws -> [String]
     /// Changes whenever another connection commits (never for this store's own writes): a
-    /// cheap signal an idle Producer polls instead of claiming.
+    /// cheap signal an idle pipeline polls instead of claiming.
     func dataVersion() throws -> Int64
 
     // Schedules

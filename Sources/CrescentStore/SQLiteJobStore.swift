@@ -33,8 +33,8 @@ public final class SQLiteJobStore: JobStore, Sendable {
     let checkpointer: Checkpointer
 
     /// SQLite's process-wide settings, applied once before the first connection opens
-    /// (see `crescent_sqlite_configure`): 512 lookaside slots of 256 bytes per connection.
-    private static let configured: Void = { _ = crescent_sqlite_configure(256, 512) }()
+    /// (see `crescent_sqlite_configure`): no memory statistics.
+    private static let configured: Void = { _ = crescent_sqlite_configure() }()
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String, durability: Durability = .normal) throws {

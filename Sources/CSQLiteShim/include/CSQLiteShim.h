@@ -6,8 +6,7 @@
 /// opens; afterwards it changes nothing and returns SQLite's error code.
 ///
 /// - No memory statistics: every allocation otherwise takes a global mutex.
-/// - A larger lookaside (per-connection small-allocation pool) for new connections:
-///   the default one runs out inside a batch of job statements and falls back to malloc.
-int crescent_sqlite_configure(int lookaside_slot_size, int lookaside_slots);
+///   (No lookaside to size: Debian's SQLite is built without one, SQLITE_OMIT_LOOKASIDE.)
+int crescent_sqlite_configure(void);
 
 #endif
