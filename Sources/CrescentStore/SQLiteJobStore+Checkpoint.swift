@@ -10,8 +10,10 @@ import GRDBSQLite
 /// waits several milliseconds (`crescent bench`: in-process enqueue → start p99 2–6 ms with
 /// it, 0.5 ms without). Instead the writer connection's WAL hook asks this thread, which
 /// checkpoints (PASSIVE: it waits for no reader or writer) on a connection of its own.
-/// Should the WAL still run far past the mark (the thread starved), the commit checkpoints
-/// itself, as SQLite would, so the file stays bounded.
+/// Should the WAL still reach twice the mark (a writer that never pauses: the WAL restarts
+/// only once fully copied back between two commits), the commit checkpoints itself, as SQLite
+/// would, after waiting for a background checkpoint under way; so the WAL stays within about
+/// 2,000 pages plus one transaction.
 final class Checkpointer: @unchecked Sendable {
     /// Pages in the WAL after a commit that ask for a checkpoint (SQLite's own default).
     static let pages: Int32 = 1000
@@ -24,6 +26,8 @@ final class Checkpointer: @unchecked Sendable {
     private var requested = false  // guarded by cond
     private var stopping = false   // guarded by cond
     private var started = false    // guarded by cond
+    /// Held while a checkpoint of this store runs (the thread's or a commit's).
+    private let checkpointing = NSLock()
 
     init(path: String, synchronous: String) {
         self.path = path
@@ -35,10 +39,13 @@ final class Checkpointer: @unchecked Sendable {
         try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         sqlite3_wal_hook(db.sqliteConnection, { context, connection, _, pages in
             guard let context else { return SQLITE_OK }
+            let checkpointer = Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue()
             if pages >= Checkpointer.backlog {
+                checkpointer.checkpointing.lock()
                 sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                checkpointer.checkpointing.unlock()
             } else if pages >= Checkpointer.pages {
-                Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().request()
+                checkpointer.request()
             }
             return SQLITE_OK
         }, Unmanaged.passUnretained(self).toOpaque())
@@ -81,8 +88,10 @@ final class Checkpointer: @unchecked Sendable {
             requested = false
             cond.unlock()
             if stop { return }
-            // SQLITE_BUSY (another checkpoint under way) is fine: the next commit asks again.
+            // SQLITE_BUSY (another process's checkpoint under way) is fine: the next commit asks again.
+            checkpointing.lock()
             sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            checkpointing.unlock()
         }
     }
 }
