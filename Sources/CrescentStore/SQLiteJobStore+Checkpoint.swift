@@ -34,7 +34,8 @@ final class Checkpointer: @unchecked Sendable {
         self.synchronous = synchronous
     }
 
-    /// Installs the hook on the writer connection; `stop()` must run before this object goes.
+    /// Installs the hook on the writer connection; `uninstall(from:)` must run before this
+    /// object goes (the hook holds it unretained).
     func install(on db: Database) throws {
         try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         sqlite3_wal_hook(db.sqliteConnection, { context, connection, _, pages in
