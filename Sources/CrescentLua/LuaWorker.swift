@@ -86,13 +86,7 @@ public final class LuaWorker: @unchecked Sendable {
 
     /// Runs one attempt; `completion` is called on the worker's thread when it ends.
     public func submit(_ request: ExecRequest, completion: @escaping @Sendable (ExecResult) -> Void) {
-        inFlightCount.withLock { $0 += 1 }
-        if !post(.submit(request, completion)) {
-            inFlightCount.withLock { $0 -= 1 }
-            let now = Date()
-            completion(ExecResult(jobID: request.job.id, attempt: request.job.attempt, outcome: .aborted(reason: "worker shut down"),
-                                  startedAt: now, finishedAt: now))
-        }
+        submit([request], completion: completion)
     }
 
     /// Runs several attempts, posted at once (one wake of the worker for the lot);

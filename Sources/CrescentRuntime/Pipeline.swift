@@ -365,12 +365,9 @@ public final class Pipeline: @unchecked Sendable {
         handed.reserveCapacity(jobs.count)
         var orphans: [Job] = []
         let tasks = registry.current.tasks
-        var last: TaskDefinition?  // a batch is mostly one task: one lookup per run of it
         cond.lock()
-        running.reserveCapacity(running.count + jobs.count)
         for job in jobs {
-            if last?.name != job.task { last = tasks[job.task] }
-            guard let definition = last else {
+            guard let definition = tasks[job.task] else {
                 orphans.append(job)
                 continue
             }
@@ -436,9 +433,6 @@ public final class Pipeline: @unchecked Sendable {
         let debug = logger.logLevel <= .debug
         var index = 0
         var durations: [MetricKey: [Double]] = [:]
-        // Runs of one key (the common case) are gathered without hashing it per job.
-        var runKey: MetricKey?
-        var run: [Double] = []
         for item in items {
             guard let item else { continue }
             let completion = completions[index]
@@ -447,14 +441,8 @@ public final class Pipeline: @unchecked Sendable {
             if debug || !wasApplied || !completion.outcome.isSuccess { log(completion, applied: wasApplied, item: item) }
             guard wasApplied else { continue }
             let key = MetricKey(task: item.task, queue: item.queue, outcome: completion.outcome.runOutcome)
-            if key != runKey {
-                if let runKey { durations[runKey, default: []].append(contentsOf: run) }
-                runKey = key
-                run.removeAll(keepingCapacity: true)
-            }
-            run.append(completion.finishedAt.timeIntervalSince(item.startedAt))
+            durations[key, default: []].append(completion.finishedAt.timeIntervalSince(item.startedAt))
         }
-        if let runKey { durations[runKey, default: []].append(contentsOf: run) }
         for (key, seconds) in durations {
             CrescentMetrics.jobsFinished(task: key.task, queue: key.queue, outcome: key.outcome.rawValue, seconds: seconds)
         }

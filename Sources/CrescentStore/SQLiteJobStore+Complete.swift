@@ -88,8 +88,7 @@ extension SQLiteJobStore {
             try rawUpdate.run()
             guard sqlite3_changes(db.sqliteConnection) == 1 else { continue }
             try hot.addRun(RunRow(jobID: jobID, attempt: attempt, startedAt: started ?? finishedAt.epoch,
-                                  finishedAt: finishedAt.epoch, outcome: t.runOutcome, error: t.runError,
-                                  traceback: t.traceback, worker: worker ?? ""))
+                                  finishedAt: finishedAt.epoch, transition: t, worker: worker ?? ""))
             return true
         }
         return false
@@ -114,6 +113,12 @@ extension SQLiteJobStore {
         var traceback: String?
         var worker: String
 
+        @inline(__always)
+        init(jobID: Int64, attempt: Int, startedAt: Double, finishedAt: Double, transition t: borrowing Transition, worker: String) {
+            self.jobID = jobID; self.attempt = attempt; self.startedAt = startedAt; self.finishedAt = finishedAt
+            self.outcome = t.runOutcome; self.error = t.runError; self.traceback = t.traceback; self.worker = worker
+        }
+
         func bind(to raw: RawStatement, at row: Int32) {
             let base = row * 8
             raw.bind(base + 1, jobID)
@@ -136,11 +141,16 @@ extension SQLiteJobStore {
     static func complete(_ c: JobCompletion, now: Date, in hot: HotStatements) throws -> Bool {
         guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: c.outcome,
                          finishedAt: c.finishedAt, now: now, in: hot) else { return false }
-        if case .succeeded = c.outcome {
-            _ = try insertAll(c.pushes, now: now, in: hot)
-            for w in c.storeWrites { try storeWrite(w, now: now, db: hot.db) }
-        }
+        try applySideEffects(of: c, now: now, in: hot)
         return true
+    }
+
+    /// An applied success's pushes and store writes.
+    @inline(__always)
+    static func applySideEffects(of c: borrowing JobCompletion, now: Date, in hot: HotStatements) throws {
+        guard case .succeeded = c.outcome else { return }
+        _ = try insertAll(c.pushes, now: now, in: hot)
+        for w in c.storeWrites { try storeWrite(w, now: now, db: hot.db) }
     }
 
     /// Completions per set-wise UPDATE (`completeChunk`).
@@ -181,9 +191,8 @@ extension SQLiteJobStore {
         let successes = cs.allSatisfy { $0.outcome.isSuccess }
         let raw = try successes ? hot.succeedChunk() : hot.finishChunk()
         let columns: Int32 = successes ? 5 : 11
-        var row: Int32 = 0
-        for c in cs {
-            let base = row * columns
+        for (row, c) in cs.enumerated() {
+            let base = Int32(row) * columns
             raw.bind(base + 1, c.jobID)
             raw.bind(base + 2, c.attempt)
             raw.bind(base + 3, c.worker)
@@ -201,9 +210,8 @@ extension SQLiteJobStore {
                 raw.bind(base + 10, t.attemptDelta)
                 raw.bind(base + 11, t.maxAttemptsDelta)
             }
-            row += 1
         }
-        for pad in row..<Int32(completeChunk) {
+        for pad in Int32(cs.count)..<Int32(completeChunk) {
             for column in 1...columns { sqlite3_bind_null(raw.handle, pad * columns + column) }
         }
         try raw.run()
@@ -211,12 +219,8 @@ extension SQLiteJobStore {
         for c in cs {
             let t = transition(c.outcome, cancelRequested: false, finishedAt: c.finishedAt, now: now)
             try hot.addRun(RunRow(jobID: c.jobID, attempt: c.attempt, startedAt: c.startedAt!.epoch,
-                                  finishedAt: c.finishedAt.epoch, outcome: t.runOutcome, error: t.runError,
-                                  traceback: t.traceback, worker: c.worker))
-            if case .succeeded = c.outcome {
-                _ = try insertAll(c.pushes, now: now, in: hot)
-                for w in c.storeWrites { try storeWrite(w, now: now, db: hot.db) }
-            }
+                                  finishedAt: c.finishedAt.epoch, transition: t, worker: c.worker))
+            try applySideEffects(of: c, now: now, in: hot)
         }
     }
 
