@@ -61,7 +61,7 @@ public enum Reports {
                 "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
                 "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
                 "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
-                "heartbeat_age_s": .double((now.timeIntervalSince(p.heartbeatAt) * 1000).rounded() / 1000),
+                "heartbeat_age_s": .double((max(0, now.timeIntervalSince(p.heartbeatAt)) * 1000).rounded() / 1000),
                 "lost": .bool(lease.map { now.timeIntervalSince(p.heartbeatAt) > $0 } ?? false),
             ])
         }

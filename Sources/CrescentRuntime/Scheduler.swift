@@ -90,6 +90,10 @@ public final class Scheduler: @unchecked Sendable {
         return earliest
     }
 
+    /// How far a persisted `last_fired` may lie ahead of this process's clock before it is
+    /// clamped to now (clocks of several hosts differ by a little; a step back is larger).
+    static let futureTolerance: Double = 60
+
     private func specKey(_ d: TaskDefinition) -> String {
         "\(d.scheduleText ?? "")|\(d.timezone.identifier)|\(d.missed.rawValue)"
     }
@@ -106,6 +110,16 @@ public final class Scheduler: @unchecked Sendable {
             _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))
         }
         seenSpecs[def.name] = spec
+        if let stored = last, stored.timeIntervalSince(now) > Self.futureTolerance {
+            // The clock stepped back (or a runner with a clock ahead wrote it): a `last_fired`
+            // in the future would hold every occurrence back until the clock catches up.
+            if try store.scheduleClampLastFired(task: def.name, to: now, ifAfter: now.addingTimeInterval(Self.futureTolerance)) {
+                logger.warning("last fired time lies in the future; the clock stepped back, restarting the schedule from now", metadata: [
+                    "task": "\(def.name)", "last_fired": "\(TimeText.format(stored))", "now": "\(TimeText.format(now))",
+                ])
+            }
+            last = now
+        }
         guard let from = last else {
             // First sight of this task: start from now, nothing is "missed".
             _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))

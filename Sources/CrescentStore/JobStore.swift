@@ -176,6 +176,9 @@ public protocol JobStore: Sendable {
     // Schedules
     func scheduleLastFired(task: String) throws -> Date?
     func scheduleFire(_ params: ScheduleFireParams) throws -> [JobInsertResult]
+    /// Sets the task's last fired time back to `to` if it lies after `limit` (a time written
+    /// by a clock ahead of this one); returns whether it did.
+    func scheduleClampLastFired(task: String, to: Date, ifAfter limit: Date) throws -> Bool
     /// Deletes `scheduled` occurrence jobs of the task (not yet started) whose
     /// `scheduled_for` is after `after`; used when a schedule changes.
     func scheduleRemovePending(task: String, after: Date) throws -> Int

@@ -26,6 +26,14 @@ extension SQLiteJobStore {
         }
     }
 
+    public func scheduleClampLastFired(task: String, to: Date, ifAfter limit: Date) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE schedules SET last_fired = ? WHERE task = ? AND last_fired > ?",
+                           arguments: [to.epoch, task, limit.epoch])
+            return db.changesCount > 0
+        }
+    }
+
     public func scheduleRemovePending(task: String, after: Date) throws -> Int {
         try write { db in
             try db.execute(sql: """

@@ -45,6 +45,33 @@ import Testing
         #expect(occurrences.allSatisfy { $0.hasSuffix(".000Z") })
     }
 
+    /// A `last_fired` an hour ahead (the clock stepped back 1 h) is logged and clamped, so a
+    /// fresh runner's every-second schedule fires at once rather than in an hour.
+    @Test func lastFiredInTheFutureIsClamped() throws {
+        let project = try Project(config: Self.config, tasks: [
+            "tick.lua": """
+                return { schedule = "* * * * * *", handler = function(job) return 1 end }
+                """,
+        ])
+        #expect(try project.run(["jobs"]).code == 0)
+        let ahead = Date().timeIntervalSince1970 + 3600
+        let sql = Process()
+        sql.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sql.arguments = [project.dir.appendingPathComponent("jobs.db").path,
+                         "INSERT OR REPLACE INTO schedules (task, last_fired) VALUES ('tick', \(ahead))"]
+        try sql.run()
+        sql.waitUntilExit()
+        #expect(sql.terminationStatus == 0)
+        let (runner, _, stderr) = try project.start(["run"])
+        Thread.sleep(forTimeInterval: 4)
+        runner.interrupt()
+        runner.waitUntilExit()
+        let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("last fired time lies in the future"))
+        let jobs = try project.run(["jobs", "--json", "--limit", "100"]).jsonLines
+        #expect(jobs.count >= 2, "the schedule kept firing, got \(jobs.count) jobs")
+    }
+
     @Test func nextPrintsOccurrencesAndRejectsBadSchedules() throws {
         let project = try Project(config: Self.config)
         let spring = try project.run(["next", "30 2 * * *", "--tz", "Europe/Berlin", "--from", "2026-03-28T12:00:00Z", "--count", "2"], config: false)
