@@ -75,11 +75,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     deinit {
-        pool.writeWithoutTransaction { db in
-            checkpointer.uninstall(from: db)
-            // A clean close leaves no large WAL behind (a big transaction grew it).
-            try? db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-        }
+        pool.writeWithoutTransaction { checkpointer.uninstall(from: $0) }
         checkpointer.stop()
     }
 
