@@ -57,12 +57,13 @@ public enum Reports {
             queues[c.queue, default: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })][c.state.rawValue] = .int(Int64(c.count))
         }
         let processes = try store.processList().map { p -> JSONValue in
-            .object([
+            let age = max(0, now.timeIntervalSince(p.heartbeatAt))
+            return .object([
                 "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
                 "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
                 "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
-                "heartbeat_age_s": .double((max(0, now.timeIntervalSince(p.heartbeatAt)) * 1000).rounded() / 1000),
-                "lost": .bool(lease.map { now.timeIntervalSince(p.heartbeatAt) > $0 } ?? false),
+                "heartbeat_age_s": .double((age * 1000).rounded() / 1000),
+                "lost": .bool(lease.map { age > $0 } ?? false),
             ])
         }
         let fires = registry.current.sortedTasks.compactMap { def -> (String, Date)? in

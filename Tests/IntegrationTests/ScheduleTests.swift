@@ -55,21 +55,15 @@ import Testing
         ])
         #expect(try project.run(["jobs"]).code == 0)
         let ahead = Date().timeIntervalSince1970 + 3600
-        let sql = Process()
-        sql.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sql.arguments = [project.dir.appendingPathComponent("jobs.db").path,
-                         "INSERT OR REPLACE INTO schedules (task, last_fired) VALUES ('tick', \(ahead))"]
-        try sql.run()
-        sql.waitUntilExit()
-        #expect(sql.terminationStatus == 0)
-        let (runner, _, stderr) = try project.start(["run"])
-        Thread.sleep(forTimeInterval: 4)
+        _ = project.sql("INSERT OR REPLACE INTO schedules (task, last_fired) VALUES ('tick', \(ahead))")
+        #expect(project.sqlInt("SELECT count(*) FROM schedules WHERE task = 'tick' AND last_fired > \(ahead - 1)") == 1)
+        let runner = try Background(project, ["run"])
+        let jobs = { (try? project.run(["jobs", "--json", "--limit", "100"]).jsonLines) ?? [] }
+        waitFor(timeout: 15, every: 0.2) { jobs().count >= 2 }
         runner.interrupt()
-        runner.waitUntilExit()
-        let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(log.contains("last fired time lies in the future"))
-        let jobs = try project.run(["jobs", "--json", "--limit", "100"]).jsonLines
-        #expect(jobs.count >= 2, "the schedule kept firing, got \(jobs.count) jobs")
+        #expect(runner.err.text().contains("last fired time lies in the future"))
+        let fired = jobs().count
+        #expect(fired >= 2, "the schedule kept firing, got \(fired) jobs")
     }
 
     @Test func nextPrintsOccurrencesAndRejectsBadSchedules() throws {
