@@ -45,6 +45,9 @@ enum HTTPAPI {
         luaGetField(L, 1, "url")
         guard let url = luaString(L, -1), !url.isEmpty else { throw HostError("http.request: url must be a non-empty string") }
         crescent_pop(L, 1)
+        if let refusal = refusal(url: url, allowHosts: vm.config.httpAllowHosts) {
+            throw HostError("\(method) \(url) refused: \(refusal)")
+        }
         var headers: [(String, String)] = []
         switch luaGetField(L, 1, "headers") {
         case LUA_TNIL: break
@@ -110,15 +113,71 @@ enum HTTPAPI {
         return 3
     }
 
+    // MARK: what handlers may reach
+
+    /// Why a URL may not be requested, or nil: only `http` and `https` URLs are allowed (no
+    /// Unix sockets, no files), and with an allow-list only the hosts it names.
+    static func refusal(url: String, allowHosts: HTTPAllowList?) -> String? {
+        let scheme = url.prefix { $0 != ":" }
+        guard scheme.count < url.count, ["http", "https"].contains(scheme.lowercased()) else {
+            let shown = scheme.count < url.count && scheme.count <= 40 ? "\"\(scheme):\"" : "a URL without a scheme"
+            return "only http:// and https:// URLs are allowed, not \(shown)"
+        }
+        guard let parsed = URL(string: url), let host = parsed.host, !host.isEmpty else { return "invalid URL" }
+        if let allowHosts, !allowHosts.allowsHost(host) {
+            return "host \(host) is not in [http_client] allow_hosts"
+        }
+        return nil
+    }
+
+    /// With an allow-list, resolves a URL's host name before connecting and returns why it
+    /// may not be reached (it resolves to nothing, or to an address the list does not allow).
+    static func resolvedRefusal(url: String, allowHosts: HTTPAllowList) -> String? {
+        guard let parsed = URL(string: url), var host = parsed.host else { return "invalid URL" }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if IPAddress(host) != nil { return nil }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return "cannot resolve \(host)" }
+        defer { freeaddrinfo(first) }
+        var addresses: [IPAddress] = []
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        while let n = node {
+            if let sa = n.pointee.ai_addr {
+                if n.pointee.ai_family == AF_INET {
+                    sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
+                        var a = p.pointee.sin_addr
+                        addresses.append(IPAddress(bytes: withUnsafeBytes(of: &a) { Array($0) }))
+                    }
+                } else if n.pointee.ai_family == AF_INET6 {
+                    sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                        var a = p.pointee.sin6_addr
+                        addresses.append(IPAddress(bytes: withUnsafeBytes(of: &a) { Array($0) }))
+                    }
+                }
+            }
+            node = n.pointee.ai_next
+        }
+        if addresses.isEmpty { return "cannot resolve \(host)" }
+        if let outside = addresses.first(where: { !allowHosts.allowsResolved($0) }) {
+            return "\(host) resolves to \(outside), which is not in [http_client] allow_hosts"
+        }
+        return nil
+    }
+
     // MARK: running requests
 
-    private static let shared = Mutex<HTTPClient?>(nil)
+    /// The process's HTTP clients: one following redirects, one not (used with an allow-list,
+    /// so a redirect cannot lead to a host outside it; the handler sees the 3xx response).
+    private static let shared = Mutex<[Bool: HTTPClient]>([:])
 
-    /// The process's one HTTP client (created with the first caller's settings).
-    static func client(maxConnectionsPerHost: Int) -> HTTPClient {
-        shared.withLock { client in
-            if let client { return client }
+    /// The process's HTTP client (created with the first caller's settings).
+    static func client(maxConnectionsPerHost: Int, followRedirects: Bool = true) -> HTTPClient {
+        shared.withLock { clients in
+            if let client = clients[followRedirects] { return client }
             var configuration = HTTPClient.Configuration()
+            if !followRedirects { configuration.redirectConfiguration = .disallow }
             configuration.connectionPool = .init(idleTimeout: .seconds(60),
                                                  concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, maxConnectionsPerHost))
             configuration.decompression = .enabled(limit: .ratio(100))
@@ -131,14 +190,36 @@ enum HTTPAPI {
             // retry policy takes it from there.
             configuration.timeout.connect = .seconds(3)
             let made = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            client = made
+            clients[followRedirects] = made
             return made
         }
     }
 
     /// Runs a request; a response body larger than `maxBodySize` (the VM's memory cap) fails it.
-    static func execute(_ request: Request, maxConnectionsPerHost: Int, maxBodySize: Int,
+    /// With an allow-list, the host name is resolved first (off the loop) and checked.
+    static func execute(_ request: Request, maxConnectionsPerHost: Int, maxBodySize: Int, allowHosts: HTTPAllowList? = nil,
                         completion: @escaping @Sendable (Result<Response, HostError>) -> Void) {
+        let what = "\(request.method) \(request.url)"
+        if let refusal = refusal(url: request.url, allowHosts: allowHosts) {
+            completion(.failure(HostError("\(what) refused: \(refusal)")))
+            return
+        }
+        if let allowHosts {
+            DispatchQueue.global().async {
+                if let refusal = resolvedRefusal(url: request.url, allowHosts: allowHosts) {
+                    completion(.failure(HostError("\(what) refused: \(refusal)")))
+                } else {
+                    send(request, maxConnectionsPerHost: maxConnectionsPerHost, maxBodySize: maxBodySize,
+                         followRedirects: false, completion: completion)
+                }
+            }
+            return
+        }
+        send(request, maxConnectionsPerHost: maxConnectionsPerHost, maxBodySize: maxBodySize, followRedirects: true, completion: completion)
+    }
+
+    private static func send(_ request: Request, maxConnectionsPerHost: Int, maxBodySize: Int, followRedirects: Bool,
+                             completion: @escaping @Sendable (Result<Response, HostError>) -> Void) {
         let what = "\(request.method) \(request.url)"
         let prepared: HTTPClient.Request
         do {
@@ -152,7 +233,7 @@ enum HTTPAPI {
         }
         let deadline = NIODeadline.now() + .nanoseconds(Int64(min(request.timeout, 86400 * 365) * 1e9))
         let accumulator = ResponseAccumulator(request: prepared, maxBodySize: min(max(0, maxBodySize), Int(UInt32.max)))
-        client(maxConnectionsPerHost: maxConnectionsPerHost)
+        client(maxConnectionsPerHost: maxConnectionsPerHost, followRedirects: followRedirects)
             .execute(request: prepared, delegate: accumulator, deadline: deadline).futureResult.whenComplete { result in
             switch result {
             case .success(let response):

@@ -16,9 +16,12 @@ public struct LuaConfig: Sendable {
     public var maxConnectionsPerHost: Int
     /// Seconds a task file may run while loading.
     public var loadTimeLimit: Double
+    /// `[http_client] allow_hosts`: when set, the only hosts handlers may reach.
+    public var httpAllowHosts: HTTPAllowList?
 
     public init(tasksDir: URL, displayRoot: URL? = nil, memoryLimit: Int = 256 << 20, env: [String: String] = [:],
-                httpTimeout: Double = 30, maxConnectionsPerHost: Int = 256, loadTimeLimit: Double = 1) {
+                httpTimeout: Double = 30, maxConnectionsPerHost: Int = 256, loadTimeLimit: Double = 1,
+                httpAllowHosts: HTTPAllowList? = nil) {
         self.tasksDir = tasksDir
         self.displayRoot = displayRoot ?? tasksDir.deletingLastPathComponent()
         self.memoryLimit = memoryLimit
@@ -26,5 +29,6 @@ public struct LuaConfig: Sendable {
         self.httpTimeout = httpTimeout
         self.maxConnectionsPerHost = maxConnectionsPerHost
         self.loadTimeLimit = loadTimeLimit
+        self.httpAllowHosts = httpAllowHosts
     }
 }

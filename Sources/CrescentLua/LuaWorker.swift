@@ -294,7 +294,8 @@ extension LuaWorker: LuaWaiter {
         let token = nextToken
         attempt.waitToken = token
         let serial = attempt.serial
-        HTTPAPI.execute(request, maxConnectionsPerHost: config.maxConnectionsPerHost, maxBodySize: config.memoryLimit) { [weak self] result in
+        HTTPAPI.execute(request, maxConnectionsPerHost: config.maxConnectionsPerHost, maxBodySize: config.memoryLimit,
+                        allowHosts: config.httpAllowHosts) { [weak self] result in
             let payload: ResumePayload
             switch result {
             case .success(let response): payload = .http(response)

@@ -1,4 +1,5 @@
 import CrescentCore
+import CrescentLua
 import Foundation
 import TOMLKit
 
@@ -35,6 +36,8 @@ public struct Config: Sendable {
 
     public var maxConnectionsPerHost: Int = 256
     public var httpTimeout: Double = 30
+    /// `[http_client] allow_hosts`: when set, the only hosts handlers may reach.
+    public var httpAllowHosts: HTTPAllowList?
 
     public var logFormat: LogFormat = .json
     public var logLevel: String = "info"
@@ -279,7 +282,19 @@ struct ConfigReader {
                     case "timeout":
                         c.httpTimeout = try duration(x, k, key)
                         guard c.httpTimeout > 0 else { throw fail(k, section: key, "must be more than 0s") }
-                    default: throw unknown(k, key, allowed: ["max_connections_per_host", "timeout"])
+                    case "allow_hosts":
+                        guard x.type == .array, let items = x.array else {
+                            throw fail(k, section: key, "must be an array of host names, e.g. [\"api.example.org\", \"*.internal\"], not \(x.type)")
+                        }
+                        var patterns: [String] = []
+                        for item in items {
+                            guard item.type == .string, let s = item.string else {
+                                throw fail(k, section: key, "entries must be strings, not \(item.type)")
+                            }
+                            patterns.append(s)
+                        }
+                        do { c.httpAllowHosts = try HTTPAllowList(patterns) } catch { throw fail(k, section: key, error.message) }
+                    default: throw unknown(k, key, allowed: ["max_connections_per_host", "timeout", "allow_hosts"])
                     }
                 }
             case "log":

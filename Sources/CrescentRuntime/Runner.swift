@@ -8,7 +8,7 @@ extension Config {
     /// The Lua side's view of this config.
     public var luaConfig: LuaConfig {
         LuaConfig(tasksDir: tasksDir, displayRoot: baseDir, memoryLimit: memoryLimit, env: env,
-                  httpTimeout: httpTimeout, maxConnectionsPerHost: maxConnectionsPerHost)
+                  httpTimeout: httpTimeout, maxConnectionsPerHost: maxConnectionsPerHost, httpAllowHosts: httpAllowHosts)
     }
 
     public func openStore() throws(CrescentError) -> SQLiteJobStore {

@@ -22,8 +22,10 @@ final class Fixture: @unchecked Sendable {
 
     deinit { try? FileManager.default.removeItem(at: root) }
 
-    func config(memory: Int = 64 << 20, env: [String: String] = [:], httpTimeout: Double = 5) -> LuaConfig {
-        LuaConfig(tasksDir: tasksDir, displayRoot: root, memoryLimit: memory, env: env, httpTimeout: httpTimeout)
+    func config(memory: Int = 64 << 20, env: [String: String] = [:], httpTimeout: Double = 5,
+                allowHosts: HTTPAllowList? = nil) -> LuaConfig {
+        LuaConfig(tasksDir: tasksDir, displayRoot: root, memoryLimit: memory, env: env, httpTimeout: httpTimeout,
+                  httpAllowHosts: allowHosts)
     }
 
     func snapshot(version: Int = 1) -> TaskSnapshot {
@@ -34,8 +36,8 @@ final class Fixture: @unchecked Sendable {
 
     /// A worker with the fixture's tasks installed, and a host that knows them.
     func worker(memory: Int = 64 << 20, env: [String: String] = [:], host: TestHost? = nil,
-                logs: LogCapture? = nil) throws -> (LuaWorker, TestHost) {
-        let config = self.config(memory: memory, env: env)
+                logs: LogCapture? = nil, allowHosts: HTTPAllowList? = nil) throws -> (LuaWorker, TestHost) {
+        let config = self.config(memory: memory, env: env, allowHosts: allowHosts)
         let set = TaskLoader.load(snapshot(), config: config)
         let host = host ?? TestHost()
         host.setDefinitions(set.definitions)

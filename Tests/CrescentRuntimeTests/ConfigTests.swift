@@ -151,3 +151,32 @@ import Testing
         #expect(throws: CrescentError.self) { try Config.load(path: "/nonexistent/crescent.toml", environment: [:]) }
     }
 }
+
+@Suite struct ConfigAllowHostsTests {
+    func error(_ text: String) -> CrescentError? {
+        do { _ = try Config.parse(text, file: "/srv/app/crescent.toml", environment: [:]); return nil } catch { return error }
+    }
+
+    @Test func allowHostsParsesAndReachesTheLuaConfig() throws {
+        let c = try Config.parse("[http_client]\nallow_hosts = [\"api.example.org\", \"*.internal\", \"10.0.0.0/8\"]\n",
+                                 file: "/srv/app/crescent.toml", environment: [:])
+        let list = try #require(c.luaConfig.httpAllowHosts)
+        #expect(list.allowsHost("api.example.org") && list.allowsHost("db.internal") && list.allowsHost("10.2.3.4"))
+        #expect(!list.allowsHost("example.org"))
+        #expect(try Config.parse("", file: "/srv/app/crescent.toml", environment: [:]).luaConfig.httpAllowHosts == nil)
+    }
+
+    @Test func badAllowHostsNameTheKey() {
+        for (text, fragment) in [
+            ("allow_hosts = \"api.example.org\"", "must be an array of host names"),
+            ("allow_hosts = [1]", "entries must be strings"),
+            ("allow_hosts = [\"http://api.example.org\"]", "\"http://api.example.org\" is not a host name"),
+            ("allow_hosts = [\"10.0.0.0/40\"]", "\"10.0.0.0/40\" is not a host name"),
+        ] {
+            let e = error("[http_client]\n\(text)\n")
+            #expect(e?.message.contains("key \"http_client.allow_hosts\"") == true, "\(String(describing: e))")
+            #expect(e?.message.contains(fragment) == true, "\(String(describing: e))")
+            #expect(e?.line == 2)
+        }
+    }
+}
