@@ -5,15 +5,11 @@ import Logging
 
 /// The periodic chores of a `run` process: heartbeat (its lease), the Rescuer (jobs of
 /// processes whose lease expired go back to the queue), cancel requests for jobs running
-/// here, `crescent stop` requests, and the Pruner (retention).
+/// here, and `crescent stop` requests. Retention is the `Pruner`'s, on its own thread.
 public final class Maintenance: @unchecked Sendable {
     public struct Settings: Sendable {
         public var lease: Double
         public var heartbeat: Double
-        public var retentionSucceeded: Double
-        public var retentionDead: Double
-        public var pruneEvery: Double = 60
-        public var pruneBatch: Int = 500
     }
 
     let store: JobStore
@@ -64,7 +60,6 @@ public final class Maintenance: @unchecked Sendable {
 
     private func loop() {
         var lastBeat = Date()
-        var lastPrune = Date.distantPast
         let startedAt = Date()
         while true {
             cond.lock()
@@ -93,10 +88,6 @@ public final class Maintenance: @unchecked Sendable {
                     logger.info("stop requested by crescent stop")
                     onStopRequested()
                 }
-                if now.timeIntervalSince(lastPrune) >= settings.pruneEvery {
-                    lastPrune = now
-                    prune(now: now)
-                }
             } catch {
                 logger.error("maintenance failed", metadata: ["error": "\(error)"])
             }
@@ -116,20 +107,6 @@ public final class Maintenance: @unchecked Sendable {
             }
         } catch {
             logger.error("rescue failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func prune(now: Date) {
-        for (state, age) in [(JobState.succeeded, settings.retentionSucceeded), (.dead, settings.retentionDead),
-                             (.cancelled, settings.retentionDead), (.expired, settings.retentionDead)] {
-            var total = 0
-            while true {
-                let n = (try? store.jobPrune(state: state, before: now.addingTimeInterval(-age), limit: settings.pruneBatch)) ?? 0
-                total += n
-                if n < settings.pruneBatch { break }
-                Thread.sleep(forTimeInterval: 0.01)  // let the workers' writes through
-            }
-            if total > 0 { logger.info("pruned finished jobs", metadata: ["state": "\(state.rawValue)", "count": "\(total)"]) }
         }
     }
 }

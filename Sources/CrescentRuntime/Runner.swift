@@ -133,10 +133,12 @@ public final class Runner: @unchecked Sendable {
         let scheduler = Scheduler(store: store, registry: registry, logger: logger, onFired: { pipeline.wake() })
         let maintenance = Maintenance(
             store: store, registry: registry, process: process,
-            settings: .init(lease: config.lease, heartbeat: min(2, config.lease / 3),
-                            retentionSucceeded: config.retentionSucceeded, retentionDead: config.retentionDead),
+            settings: .init(lease: config.lease, heartbeat: min(2, config.lease / 3)),
             logger: logger, busy: { pipeline.busy }, cancel: { pipeline.cancel(jobIDs: $0) },
             onStopRequested: { [weak self] in self?.requestStop() })
+        let pruner = Pruner(store: store, settings: .init(retentionSucceeded: config.retentionSucceeded,
+                                                          retentionDead: config.retentionDead),
+                            logger: logger, load: { pipeline.busy })
 
         let watcher = Watcher(tasksDir: config.tasksDir, displayRoot: config.baseDir, initial: snapshot, logger: logger) { snapshot in
             load(snapshot)
@@ -151,6 +153,7 @@ public final class Runner: @unchecked Sendable {
         }
         installSignalHandlers()
         pipeline.start()
+        pruner.start()
         scheduler.start()
         watcher.start()
         var stopFrontEnd: (@Sendable () -> Void)?
@@ -160,6 +163,7 @@ public final class Runner: @unchecked Sendable {
             stopFrontEnd?()
             watcher.stop()
             scheduler.stop()
+            pruner.stop()
             maintenance.stop()
             for worker in workers { worker.shutdown() }
         }

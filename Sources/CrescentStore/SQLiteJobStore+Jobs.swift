@@ -186,7 +186,8 @@ extension SQLiteJobStore {
     }
 
     /// Claims inside the current write transaction: expires the queue's jobs past
-    /// `expires_at`, then marks up to `params.limit` due jobs `running`, in claim order.
+    /// `expires_at`, stages its waiting jobs that are now due (`stage`), then marks up to
+    /// `params.limit` queued jobs `running`, in claim order.
     static func claim(_ params: JobClaimParams, db: Database) throws -> [Job] {
         guard params.limit > 0 else { return [] }
         let now = params.now.epoch
@@ -196,6 +197,7 @@ extension SQLiteJobStore {
               AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
             """)
         try expire.execute(arguments: [now, params.queue, now])
+        try stage(queue: params.queue, now: now, db: db)
 
         // The due jobs in claim order, read first, then marked by the same subquery: inside
         // the write transaction both see the same rows. (An UPDATE … RETURNING costs ~40 %
@@ -205,7 +207,7 @@ extension SQLiteJobStore {
             ? "" : "AND task NOT IN (\(Array(repeating: "?", count: params.excludeTasks.count).joined(separator: ",")))"
         let due = """
             FROM jobs INDEXED BY jobs_claim
-            WHERE queue = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
+            WHERE queue = ? AND state = 'queued' AND run_at <= ?
             \(exclude)
             ORDER BY priority DESC, run_at, id LIMIT ?
             """
@@ -239,6 +241,28 @@ extension SQLiteJobStore {
             throw CrescentError.failed("claim in \(params.queue): marked \(db.changesCount) jobs of \(jobs.count) read")
         }
         return jobs
+    }
+
+    /// Waiting jobs staged per claim at most: a claim's transaction stays short when many
+    /// become due at once (after an outage); the next cycle stages more.
+    static let stageBatch = 1000
+
+    /// The stager: moves `queue`'s `scheduled` and `retrying` jobs whose `run_at` has come to
+    /// `queued`, earliest first per state, by seeks on `jobs_waiting` (nothing due: two
+    /// seeks). Each branch names the index's own condition so SQLite may use it.
+    static func stage(queue: String, now: Double, db: Database) throws {
+        let stage = RawStatement(try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'queued' WHERE id IN (
+                SELECT id FROM jobs INDEXED BY jobs_waiting
+                WHERE queue = ?1 AND \(waiting) AND state = 'scheduled' AND run_at <= ?2 ORDER BY run_at LIMIT ?3)
+              OR id IN (
+                SELECT id FROM jobs INDEXED BY jobs_waiting
+                WHERE queue = ?1 AND \(waiting) AND state = 'retrying' AND run_at <= ?2 ORDER BY run_at LIMIT ?3)
+            """), db)
+        stage.bind(1, queue)
+        stage.bind(2, now)
+        stage.bind(3, stageBatch)
+        try stage.run()
     }
 
     public func jobUnclaim(ids: [Int64], worker: String) throws {
@@ -364,8 +388,10 @@ extension SQLiteJobStore {
     public func jobCounts() throws -> [QueueStateCount] {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_claim
-                WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying') GROUP BY queue, state
+                SELECT queue, 'queued', COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY queue
+                UNION ALL
+                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_waiting
+                WHERE (state = 'scheduled' OR state = 'retrying') GROUP BY queue, state
                 UNION ALL
                 SELECT queue, 'running', COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' GROUP BY queue
                 UNION ALL
@@ -379,13 +405,12 @@ extension SQLiteJobStore {
         }
     }
 
+    /// From `run_seconds`: whole seconds, from the one `since` falls in.
     public func runCounts(since: Date) throws -> [RunOutcome: Int] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT outcome, COUNT(*) FROM runs WHERE id >= ? AND finished_at >= ? GROUP BY outcome
-                """, arguments: [try Self.firstRunID(finishedSince: since.epoch, db: db), since.epoch])
+            let stmt = try db.cachedStatement(sql: "SELECT outcome, SUM(n) FROM run_seconds WHERE second >= ? GROUP BY outcome")
             var counts: [RunOutcome: Int] = [:]
-            for row in rows {
+            for row in try Row.fetchAll(stmt, arguments: [since.epoch.rounded(.down)]) {
                 if let o = (row[0] as String?).flatMap(RunOutcome.init(rawValue:)) { counts[o] = row[1] }
             }
             return counts
@@ -393,27 +418,30 @@ extension SQLiteJobStore {
     }
 
     public func oldestDue(now: Date) throws -> Date? {
-        try read { db in
-            let v = try Double.fetchOne(db, sql: """
-                SELECT MIN(run_at) FROM jobs WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
-                """, arguments: [now.epoch])
-            return dateFrom(v)
-        }
+        try oldestDuePerQueue(now: now).values.min()
     }
 
     /// The earliest `run_at` among `scheduled`/`retrying` jobs of these queues (it may
-    /// already be past: such a job is due now). Nil when there is none.
+    /// already be past: such a job is due now). Nil when there is none. Seeks only.
     public func nextDue(queues: [String]) throws -> Date? {
         if queues.isEmpty { return nil }
         return try read { db in
             var best: Double?
-            let stmt = try db.cachedStatement(sql: """
-                SELECT MIN(run_at) FROM jobs WHERE queue = ? AND (state = 'scheduled' OR state = 'retrying')
-                """)
             for q in queues {
-                if let v = try Double.fetchOne(stmt, arguments: [q]) { best = min(best ?? v, v) }
+                if let v = try Self.firstWaiting(queue: q, db: db) { best = min(best ?? v, v) }
             }
             return dateFrom(best)
         }
+    }
+
+    /// The earliest `run_at` of `queue`'s waiting jobs, by two seeks on `jobs_waiting`.
+    static func firstWaiting(queue: String, db: Database) throws -> Double? {
+        let stmt = try db.cachedStatement(sql: """
+            SELECT MIN(at) FROM (
+                SELECT MIN(run_at) AS at FROM jobs INDEXED BY jobs_waiting WHERE queue = ?1 AND \(waiting) AND state = 'scheduled'
+                UNION ALL
+                SELECT MIN(run_at) FROM jobs INDEXED BY jobs_waiting WHERE queue = ?1 AND \(waiting) AND state = 'retrying')
+            """)
+        return try Double.fetchOne(stmt, arguments: [queue])
     }
 }

@@ -170,6 +170,10 @@ extension SQLiteJobStore {
                     SELECT id FROM jobs INDEXED BY jobs_finished
                     WHERE state = ? AND queue = ? AND finished_at < ? AND finished_at IS NOT NULL LIMIT ?)
                 """)
+            if state == .succeeded {  // once per batch: a seek on its key
+                try db.cachedStatement(sql: "DELETE FROM run_seconds WHERE second < ?")
+                    .execute(arguments: [(Date().epoch - Self.runTallyKeep).rounded(.down)])
+            }
             var deleted = 0
             for queue in queues where deleted < limit {
                 try delete.execute(arguments: [state.rawValue, queue, before.epoch, limit - deleted])

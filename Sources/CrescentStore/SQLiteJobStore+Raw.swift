@@ -104,8 +104,11 @@ final class HotStatements {
     private var succeedChunkUpdate: RawStatement?
     private var runInsert: RawStatement?
     private var runChunkInsert: RawStatement?
+    private var tallyUpsert: RawStatement?
     /// Run rows of finished attempts not yet inserted (`addRun`, `flushRuns`).
     private var runs: [SQLiteJobStore.RunRow] = []
+    /// Finished attempts per (second, outcome) not yet added to `run_seconds`.
+    private var tallies: [(second: Int64, outcome: String, n: Int)] = []
 
     init(_ db: Database) { self.db = db }
 
@@ -125,11 +128,42 @@ final class HotStatements {
     /// Queues a run row; full chunks are inserted at once, several rows per statement.
     func addRun(_ row: SQLiteJobStore.RunRow) throws {
         runs.append(row)
-        if runs.count == SQLiteJobStore.insertChunk { try flushRuns() }
+        tally(row)
+        if runs.count == SQLiteJobStore.insertChunk { try insertRuns() }
     }
 
-    /// Inserts the queued run rows. Call before the transaction ends.
+    /// Inserts the queued run rows and their counts. Call before the transaction ends.
     func flushRuns() throws {
+        try insertRuns()
+        try writeTallies()
+    }
+
+    @inline(__always)
+    private func tally(_ row: borrowing SQLiteJobStore.RunRow) {
+        let second = Int64(row.finishedAt.rounded(.down))
+        let outcome = row.outcome.rawValue
+        for i in tallies.indices where tallies[i].second == second && tallies[i].outcome == outcome {
+            tallies[i].n += 1
+            return
+        }
+        tallies.append((second, outcome, 1))
+    }
+
+    /// Adds the counts of the run rows written to `run_seconds` (the rollup the status and
+    /// the dashboard read).
+    private func writeTallies() throws {
+        guard !tallies.isEmpty else { return }
+        let raw = try prepared(&tallyUpsert, SQLiteJobStore.runTallySQL)
+        for t in tallies {
+            raw.bind(1, t.second)
+            raw.bind(2, t.outcome)
+            raw.bind(3, t.n)
+            try raw.run()
+        }
+        tallies.removeAll(keepingCapacity: true)
+    }
+
+    private func insertRuns() throws {
         if runs.count == SQLiteJobStore.insertChunk {
             let raw = try prepared(&runChunkInsert, SQLiteJobStore.runChunkSQL)
             for (i, row) in runs.enumerated() { row.bind(to: raw, at: Int32(i)) }

@@ -12,6 +12,10 @@ extension SQLiteJobStore {
         m.registerMigration("v2") { db in
             try db.execute(sql: schemaV2)
         }
+        m.registerMigration("v3") { db in
+            try db.execute(sql: schemaV3)
+            try db.execute(sql: backfillRunSeconds, arguments: [Date().epoch - 3600])
+        }
         return m
     }
 
@@ -30,6 +34,36 @@ extension SQLiteJobStore {
             }
         }
     }
+
+    /// Version 3: costs that follow the work, not the table.
+    ///
+    /// - `jobs_claim` holds only `queued` jobs (due now). Jobs due later (`scheduled`, and
+    ///   `retrying` during their backoff) wait in `jobs_waiting`, by queue, state and due time; a
+    ///   claim first moves its queue's waiting jobs whose time has come to `queued` (the
+    ///   stager, `stage`), then reads `jobs_claim` from its start. Before, a claim walked
+    ///   past every not-yet-due job of higher priority: 1M of them cut a drain to 200/s.
+    /// - `run_seconds` counts finished attempts per second and outcome, written by the
+    ///   transaction that writes their run rows (one row per transaction, nearly always),
+    ///   so the last minute's and hour's counts and the per-minute chart read at most 3,600
+    ///   rows per outcome instead of every run of the hour (957 ms with 750k runs). Filled
+    ///   from the last hour's runs; the Pruner deletes rows older than `runTallyKeep`.
+    static let schemaV3 = """
+        DROP INDEX jobs_claim;
+        CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id, state) WHERE state = 'queued';
+        CREATE INDEX jobs_waiting ON jobs (queue, state, run_at) WHERE (state = 'scheduled' OR state = 'retrying');
+        CREATE TABLE run_seconds (
+            second  INTEGER NOT NULL,
+            outcome TEXT    NOT NULL,
+            n       INTEGER NOT NULL,
+            PRIMARY KEY (second, outcome)
+        ) WITHOUT ROWID;
+        """
+
+    static let backfillRunSeconds = """
+        INSERT INTO run_seconds (second, outcome, n)
+        SELECT CAST(finished_at AS INTEGER), outcome, COUNT(*) FROM runs
+        WHERE finished_at >= ? AND outcome IS NOT NULL GROUP BY 1, 2
+        """
 
     /// Version 2: fewer index entries to move per job (throughput).
     ///

@@ -28,50 +28,33 @@ extension SQLiteJobStore {
         let count = max(1, minutes)
         let end = (now.epoch / 60).rounded(.down) * 60 + 60
         let start = end - Double(count) * 60
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT CAST((finished_at - ?) / 60 AS INTEGER) AS minute, outcome, COUNT(*)
-                FROM runs WHERE id >= ? AND finished_at >= ? AND finished_at < ?
-                GROUP BY minute, outcome
-                """, arguments: [start, try Self.firstRunID(finishedSince: start, db: db), start, end])
-        }
+        let rows = try read { db in try Self.runTallies(from: start, to: end, db: db) }
         var buckets = (0..<count).map { RunMinute(start: dateFrom(start + Double($0) * 60), succeeded: 0, failed: 0) }
         for row in rows {
-            let minute: Int = row[0]
-            guard buckets.indices.contains(minute), let outcome = (row[1] as String?).flatMap(RunOutcome.init(rawValue:)) else { continue }
-            let n: Int = row[2]
+            let minute = Int((Double(row.second) - start) / 60)
+            guard buckets.indices.contains(minute), let outcome = RunOutcome(rawValue: row.outcome) else { continue }
             switch outcome {
-            case .succeeded: buckets[minute].succeeded += n
-            case .failed, .discarded, .aborted: buckets[minute].failed += n
+            case .succeeded: buckets[minute].succeeded += row.n
+            case .failed, .discarded, .aborted: buckets[minute].failed += row.n
             case .snoozed, .released: break
             }
         }
         return buckets
     }
 
-    /// How long a finished attempt can wait for its commit at most, as far as the run
-    /// windows below are concerned (a completion batch normally commits within
-    /// milliseconds; one retried after database errors may wait longer).
-    static let runCommitSlack: Double = 600
+    /// Adds `n` finished attempts of `outcome` to the second `second` (`HotStatements`).
+    static let runTallySQL = """
+        INSERT INTO run_seconds (second, outcome, n) VALUES (?, ?, ?)
+        ON CONFLICT (second, outcome) DO UPDATE SET n = n + excluded.n
+        """
 
-    /// The smallest run id that may have `finished_at >= since`. Run rows are inserted when
-    /// their attempt ends, so ids follow `finished_at` up to the wait for the commit: a
-    /// run whose `finished_at` is before `since - runCommitSlack` was committed before any
-    /// run finished at `since`. A binary search over ids finds that boundary without an
-    /// index on `finished_at` (which cost every completion an index entry).
-    static func firstRunID(finishedSince since: Double, db: Database) throws -> Int64 {
-        let bound = since - runCommitSlack
-        let probe = try db.cachedStatement(sql: "SELECT id, finished_at FROM runs WHERE id >= ? ORDER BY id LIMIT 1")
-        var low: Int64 = 0
-        var high = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM runs") ?? 0) + 1
-        while low < high {
-            let mid = low + (high - low) / 2
-            guard let row = try Row.fetchOne(probe, arguments: [mid]) else { high = mid; continue }
-            let id: Int64 = row[0]
-            let finished: Double? = row[1]
-            if let finished, finished < bound { low = id + 1 } else { high = mid }
-        }
-        return low
+    /// How long `run_seconds` rows are kept (the longest window read is an hour).
+    static let runTallyKeep: Double = 7200
+
+    /// Finished attempts per outcome in the seconds from `from` (rounded down) to `to`.
+    static func runTallies(from: Double, to: Double, db: Database) throws -> [(second: Int64, outcome: String, n: Int)] {
+        let stmt = try db.cachedStatement(sql: "SELECT second, outcome, n FROM run_seconds WHERE second >= ? AND second < ?")
+        return try Row.fetchAll(stmt, arguments: [Int64(from.rounded(.down)), Int64(to.rounded(.up))]).map { ($0[0], $0[1], $0[2]) }
     }
 
     /// How many jobs match the filters of `params` (its limit and offset are ignored).
@@ -87,29 +70,34 @@ extension SQLiteJobStore {
         }
     }
 
-    /// The earliest `run_at` of a due job (`queued`, or `scheduled`/`retrying` now due), per queue.
+    /// The earliest `run_at` of a due job (`queued`, or `scheduled`/`retrying` now due but
+    /// not yet staged), per queue. Queued jobs are due work, read from `jobs_claim`'s
+    /// entries; waiting ones by one seek per queue (never the jobs due later).
     public func oldestDuePerQueue(now: Date = Date()) throws -> [String: Date] {
         try read { db in
+            var out: [String: Double] = [:]
             let rows = try Row.fetchAll(db, sql: """
-                SELECT queue, MIN(run_at) FROM jobs
-                WHERE (state = 'scheduled' OR state = 'queued' OR state = 'retrying') AND run_at <= ?
-                GROUP BY queue
+                SELECT queue, MIN(run_at) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' AND run_at <= ? GROUP BY queue
                 """, arguments: [now.epoch])
-            var out: [String: Date] = [:]
-            for row in rows { let key: String = row[0]; let at: Double = row[1]; out[key] = Date(timeIntervalSince1970: at) }
-            return out
+            for row in rows { out[row[0]] = row[1] }
+            for queue in try Self.queueNames(in: "jobs_waiting", where: Self.waiting, db: db) {
+                if let at = try Self.firstWaiting(queue: queue, db: db), at <= now.epoch { out[queue] = min(out[queue] ?? at, at) }
+            }
+            return out.mapValues { Date(timeIntervalSince1970: $0) }
         }
     }
 
+    /// The condition of `jobs_waiting`.
+    static let waiting = "(state = 'scheduled' OR state = 'retrying')"
+
+    /// Queues with a queued job, or a waiting one now due: index seeks only.
     public func dueQueues(now: Date = Date()) throws -> [String] {
         try read { db in
-            let pending = "(state = 'scheduled' OR state = 'queued' OR state = 'retrying')"
-            let due = try db.cachedStatement(sql: """
-                SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE queue = ? AND \(pending) AND run_at <= ? LIMIT 1
-                """)
-            return try Self.queueNames(in: "jobs_claim", where: pending, db: db).filter { queue in
-                try Int.fetchOne(due, arguments: [queue, now.epoch]) != nil
+            var names = Set(try Self.queueNames(in: "jobs_claim", where: "state = 'queued'", db: db))
+            for queue in try Self.queueNames(in: "jobs_waiting", where: Self.waiting, db: db) where !names.contains(queue) {
+                if let at = try Self.firstWaiting(queue: queue, db: db), at <= now.epoch { names.insert(queue) }
             }
+            return names.sorted()
         }
     }
 

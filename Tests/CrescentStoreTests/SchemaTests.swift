@@ -49,7 +49,7 @@ struct SchemaTests {
         let db = try TempDatabase()
         let store = try db.open()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
-        #expect(Set(applied) == ["v1", "v2"])
+        #expect(Set(applied) == ["v1", "v2", "v3"])
         // Opening again applies nothing and keeps the data.
         let id = try store.jobInsert(job()).id
         #expect(try db.open().jobGet(id: id) != nil)
@@ -71,12 +71,49 @@ struct SchemaTests {
         try v1.close()
         let store = try db.open()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
-        #expect(Set(applied) == ["v1", "v2"])
+        #expect(Set(applied) == ["v1", "v2", "v3"])
         #expect(try store.jobGet(id: 2)?.state == .succeeded)
         // The running job of a process that is gone is found through the new index and rescued.
         #expect(try store.jobRescue(before: Date(), retryAt: { _ in nil }) == [1])
         #expect(try store.jobGet(id: 1)?.state == .dead)
         #expect(try store.jobRuns(id: 1).map(\.outcome) == [.aborted])
+    }
+
+    /// A version 2 database keeps its jobs: due `scheduled`/`retrying` jobs are claimed
+    /// (staged on the way), jobs due later wait, counts and the last hour's runs carry over.
+    @Test func aVersion2DatabaseIsUpgradedWithItsJobs() throws {
+        let db = try TempDatabase()
+        let v2 = try DatabasePool(path: db.path)
+        try SQLiteJobStore.migrator.migrate(v2, upTo: "v2")
+        let now = Date().timeIntervalSince1970
+        try v2.write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (id, task, queue, priority, state, max_attempts, run_at, created_at, attempt)
+                VALUES (1, 't', 'default', 9, 'scheduled', 3, ?1 + 3600, ?1, 0),
+                       (2, 't', 'default', 0, 'retrying', 3, ?1 - 5, ?1, 1),
+                       (3, 't', 'default', 0, 'queued', 3, ?1 - 1, ?1, 0),
+                       (4, 't', 'default', 5, 'scheduled', 3, ?1 - 2, ?1, 0),
+                       (5, 't', 'default', 0, 'succeeded', 3, ?1 - 9, ?1, 1)
+                """, arguments: [now])
+            try db.execute(sql: "UPDATE jobs SET finished_at = ? - 8 WHERE id = 5", arguments: [now])
+            try db.execute(sql: """
+                INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, worker)
+                VALUES (5, 1, ?1 - 9, ?1 - 8, 'succeeded', 'w'), (2, 1, ?1 - 20, ?1 - 19, 'failed', 'w'),
+                       (2, 1, ?1 - 7300, ?1 - 7200, 'failed', 'w');
+                """, arguments: [now])
+        }
+        try v2.close()
+        let store = try db.open()
+        let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
+        #expect(Set(applied) == ["v1", "v2", "v3"])
+        let counts = Dictionary(try store.jobCounts().map { ($0.state, $0.count) }, uniquingKeysWith: +)
+        #expect(counts == [.scheduled: 2, .retrying: 1, .queued: 1, .succeeded: 1])
+        #expect(try store.runCounts(since: Date().addingTimeInterval(-3600)) == [.succeeded: 1, .failed: 1])
+        #expect(try store.dueQueues(now: Date()) == ["default"])
+        let claimed = try store.jobClaim(JobClaimParams(queue: "default", limit: 10, worker: "w", now: Date()))
+        #expect(claimed.map(\.id) == [4, 2, 3], "due jobs in claim order; the one due in an hour waits")
+        #expect(try store.jobGet(id: 1)?.state == .scheduled)
+        #expect(try store.nextDue(queues: ["default"]).map { abs($0.timeIntervalSince1970 - now - 3600) < 0.01 } == true)
     }
 
     @Test func hotQueriesUseTheirIndexes() throws {
@@ -86,10 +123,17 @@ struct SchemaTests {
                     try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ")
                 }
             }
-            let pending = "(state = 'scheduled' OR state = 'queued' OR state = 'retrying')"
+            let waiting = "(state = 'scheduled' OR state = 'retrying')"
             let active = "(state = 'scheduled' OR state = 'queued' OR state = 'running' OR state = 'retrying')"
-            let claim = try plan("SELECT id FROM jobs WHERE queue = 'q' AND \(pending) AND run_at <= 1 ORDER BY priority DESC, run_at, id LIMIT 5")
-            #expect(claim.contains("jobs_claim") && !claim.contains("TEMP B-TREE"), "\(claim)")
+            // The claim reads queued jobs only, from the start of its queue's entries.
+            let claim = try plan("SELECT id FROM jobs INDEXED BY jobs_claim WHERE queue = 'q' AND state = 'queued' AND run_at <= 1 ORDER BY priority DESC, run_at, id LIMIT 5")
+            #expect(claim.contains("jobs_claim (queue=?)") && !claim.contains("TEMP B-TREE"), "\(claim)")
+            // The stager seeks the queue's waiting jobs by due time.
+            let stage = try plan("""
+                SELECT id FROM jobs INDEXED BY jobs_waiting
+                WHERE queue = 'q' AND \(waiting) AND state = 'retrying' AND run_at <= 1 ORDER BY run_at LIMIT 5
+                """)
+            #expect(stage.contains("jobs_waiting (queue=? AND state=? AND run_at<?)") && !stage.contains("TEMP B-TREE"), "\(stage)")
             let unique = try plan("SELECT id FROM jobs WHERE unique_key = 'k' AND unique_key IS NOT NULL AND \(active)")
             #expect(unique.contains("jobs_unique_active"), "\(unique)")
             let prune = try plan("""
@@ -98,18 +142,21 @@ struct SchemaTests {
                 """)
             #expect(prune.contains("jobs_finished (state=? AND queue=? AND finished_at"), "\(prune)")
             let counts = try plan("""
-                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE \(pending) GROUP BY queue, state
+                SELECT queue, 'queued', COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY queue
+                UNION ALL SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_waiting WHERE \(waiting) GROUP BY queue, state
                 UNION ALL SELECT queue, 'running', COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' GROUP BY queue
                 UNION ALL SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL GROUP BY state, queue
                 """)
             // Pending and finished jobs, nearly all of them, are counted from their indexes
             // alone; the few running ones through theirs.
-            #expect(counts.contains("COVERING INDEX jobs_claim") && counts.contains("COVERING INDEX jobs_finished")
-                    && counts.contains("INDEX jobs_running"), "\(counts)")
+            #expect(counts.contains("COVERING INDEX jobs_claim") && counts.contains("COVERING INDEX jobs_waiting")
+                    && counts.contains("COVERING INDEX jobs_finished") && counts.contains("INDEX jobs_running"), "\(counts)")
             let cancels = try plan("SELECT id FROM jobs WHERE state = 'running' AND lease_owner = 'p' AND cancel_requested = 1 ORDER BY id")
             #expect(cancels.contains("jobs_running"), "\(cancels)")
-            let due = try plan("SELECT queue, MIN(run_at) FROM jobs WHERE \(pending) AND run_at <= 1 GROUP BY queue")
-            #expect(due.contains("jobs_claim"), "\(due)")
+            let next = try plan("SELECT MIN(run_at) FROM jobs INDEXED BY jobs_waiting WHERE queue = 'q' AND \(waiting) AND state = 'scheduled'")
+            #expect(next.contains("SEARCH jobs USING COVERING INDEX jobs_waiting (queue=? AND state=?)"), "\(next)")
+            let tallies = try plan("SELECT outcome, SUM(n) FROM run_seconds WHERE second >= 1 GROUP BY outcome")
+            #expect(tallies.contains("PRIMARY KEY (second>?)"), "\(tallies)")
         }
     }
 }
