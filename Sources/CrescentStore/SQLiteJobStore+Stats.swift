@@ -43,7 +43,7 @@ extension SQLiteJobStore {
             switch outcome {
             case .succeeded: buckets[minute].succeeded += n
             case .failed, .discarded, .aborted: buckets[minute].failed += n
-            case .snoozed, .released: break
+            case .snoozed, .released, .conflict: break
             }
         }
         return buckets
