@@ -34,4 +34,7 @@ public enum RunOutcome: String, Sendable, Codable {
     case aborted
     /// Handed back to the queue at shutdown; does not use an attempt.
     case released
+    /// Succeeded, but a store key the attempt read was changed by another attempt before
+    /// its commit: nothing it did was applied and it runs again without using an attempt.
+    case conflict
 }

@@ -34,9 +34,55 @@ public struct JobInsertParams: Sendable, Equatable {
 public struct StoreWrite: Sendable, Equatable {
     public var task: String
     public var key: String
-    /// JSON text, or nil to delete.
+    /// JSON text, or nil to delete. For an increment: the JSON number to add.
+    public var value: String?
+    /// `store.incr`: `value` is added to the key's number when the write is applied (a
+    /// missing key counts as 0), so concurrent increments all count.
+    public var increment: Bool
+    public init(task: String, key: String, value: String?, increment: Bool = false) {
+        self.task = task; self.key = key; self.value = value; self.increment = increment
+    }
+}
+
+/// A committed store value an attempt read (`value` nil: the key was absent). Its success
+/// applies only if the key still holds that value at commit; otherwise the attempt runs
+/// again (run outcome `conflict`).
+public struct StoreRead: Sendable, Equatable {
+    public var task: String
+    public var key: String
+    /// JSON text as read, or nil.
     public var value: String?
     public init(task: String, key: String, value: String?) { self.task = task; self.key = key; self.value = value }
+}
+
+extension JSONValue {
+    /// The sum of two numbers (integers stay integers unless the sum overflows), or nil
+    /// when either is not a number.
+    public func adding(_ other: JSONValue) -> JSONValue? {
+        if case .int(let a) = self, case .int(let b) = other {
+            let (sum, overflow) = a.addingReportingOverflow(b)
+            return overflow ? .double(Double(a) + Double(b)) : .int(sum)
+        }
+        guard let a = doubleValue, let b = other.doubleValue else { return nil }
+        return .double(a + b)
+    }
+}
+
+/// Sizes a job's data may reach; beyond them the call is refused with a clear error.
+public enum SizeLimits {
+    /// A job's args as JSON text (`queue.push`, `crescent enqueue`, `POST /api/jobs`).
+    public static let args = 512 * 1024
+    /// One store value as JSON text (`store.set`).
+    public static let storeValue = 1 << 20
+    /// A handler's return value as JSON text.
+    public static let result = 1 << 20
+    /// Jobs one attempt may push with `queue.push`.
+    public static let pushesPerAttempt = 10_000
+
+    /// "512 KB", "1 MB": a limit as the messages name it.
+    public static func describe(_ bytes: Int) -> String {
+        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MB" : "\(bytes >> 10) KB"
+    }
 }
 
 

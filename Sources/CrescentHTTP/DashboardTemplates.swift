@@ -278,7 +278,7 @@ enum DashboardTemplates {
         .s-succeeded{background:#e3f4e8;color:#23783b}.s-running{background:#e6ebff;color:#2f49d1}
         .s-queued{background:#e8f3fb;color:#17628f}.s-scheduled{background:#f0ebff;color:#5b3cc4}
         .s-retrying,.s-snoozed{background:#fff2dc;color:#a35700}.s-dead,.s-failed,.s-aborted{background:#fde8e8;color:#b42323}
-        .s-discarded{background:#fde8e8;color:#b42323}.s-cancelled,.s-expired,.s-released{background:#eceff3;color:#5b6375}
+        .s-discarded{background:#fde8e8;color:#b42323}.s-cancelled,.s-expired,.s-released,.s-conflict{background:#eceff3;color:#5b6375}
         code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
         pre{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px;overflow:auto;white-space:pre-wrap;word-break:break-word;margin:0}
         pre.error{background:#fff6f6;border-color:#f3caca;color:#8f1d1d}

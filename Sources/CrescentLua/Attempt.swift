@@ -18,6 +18,13 @@ final class Attempt {
     var coRef: Int32 = LUA_NOREF
     var pushes: [JobInsertParams] = []
     var storeWrites: [StoreWrite] = []
+    /// Committed store values read (`StoreAPI`), checked when the success commits.
+    var storeReads: [StoreRead] = []
+    /// Bytes of pending pushes and store writes, charged against the VM's memory cap.
+    var pendingBytes = 0
+    /// Pending effects passed the memory cap: the attempt ends `memory limit exceeded`
+    /// even if the handler caught the error.
+    var memoryExceeded = false
     /// Non-zero while the coroutine waits for a host call (sleep, http) with this token.
     var waitToken: UInt64 = 0
     /// The loop's timers for this attempt, removed when it ends.
@@ -45,4 +52,17 @@ final class Attempt {
         l[metadataKey: "attempt"] = .stringConvertible(job.attempt)
         return l
     }()
+}
+
+extension Attempt {
+    /// Charges `bytes` of a pending push or store write to the attempt; refuses it when the
+    /// VM's memory in use and the attempt's pending bytes would pass the VM's cap.
+    func charge(_ bytes: Int, vm: LuaVM, _ what: String) throws(HostError) {
+        let limit = vm.config.memoryLimit
+        guard pendingBytes + bytes + vm.memoryUsed <= limit else {
+            memoryExceeded = true
+            throw HostError("\(what): memory limit exceeded (the attempt's pending store writes and pushes would pass the \(limit >> 20) MB memory cap)")
+        }
+        pendingBytes += bytes
+    }
 }

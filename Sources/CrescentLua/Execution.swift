@@ -7,6 +7,8 @@ public protocol LuaHost: AnyObject, Sendable {
     func task(named name: String) -> TaskDefinition?
     /// A committed store value of `task`.
     func storeGet(task: String, key: String) throws -> JSONValue?
+    /// A committed store value of `task` as its JSON text (what a conflict check compares).
+    func storeGetText(task: String, key: String) throws -> String?
     /// A fresh id for a `queue.push` (inserted only if the attempt succeeds).
     func reserveJobID() throws -> Int64
     /// The id of an active job with this unique key (or one finished within `period`).
@@ -44,6 +46,9 @@ public struct ExecResult: Sendable {
     /// `queue.push` inserts, with ids from `LuaHost.reserveJobID()`.
     public var pushes: [JobInsertParams]
     public var storeWrites: [StoreWrite]
+    /// Committed store values a succeeded attempt read; its success applies only if they
+    /// still hold at commit.
+    public var storeReads: [StoreRead] = []
     public var startedAt: Date
     public var finishedAt: Date
 
@@ -51,5 +56,11 @@ public struct ExecResult: Sendable {
                 storeWrites: [StoreWrite] = [], startedAt: Date, finishedAt: Date) {
         self.jobID = jobID; self.attempt = attempt; self.outcome = outcome; self.pushes = pushes
         self.storeWrites = storeWrites; self.startedAt = startedAt; self.finishedAt = finishedAt
+    }
+}
+
+extension LuaHost {
+    public func storeGetText(task: String, key: String) throws -> String? {
+        try storeGet(task: task, key: key)?.encoded()
     }
 }

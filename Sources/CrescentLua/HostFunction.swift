@@ -11,7 +11,7 @@ enum HostFunction: Int32, CaseIterable {
     case logDebug, logInfo, logWarn, logError
     case now, sleep, duration
     case queuePush
-    case storeGet, storeSet, storeDelete
+    case storeGet, storeSet, storeDelete, storeIncr
     case httpRequest
     case loadlib
 
@@ -30,6 +30,7 @@ enum HostFunction: Int32, CaseIterable {
         case .storeGet: return "store_get"
         case .storeSet: return "store_set"
         case .storeDelete: return "store_delete"
+        case .storeIncr: return "store_incr"
         case .httpRequest: return "http_request"
         case .loadlib: return "loadlib"
         }
@@ -72,6 +73,7 @@ extension LuaVM {
             case .storeGet: return try StoreAPI.get(self, L)
             case .storeSet: return try StoreAPI.set(self, L)
             case .storeDelete: return try StoreAPI.delete(self, L)
+            case .storeIncr: return try StoreAPI.incr(self, L)
             case .httpRequest: return try HTTPAPI.request(self, L)
             case .loadlib: return try RequireAPI.loadlib(self, L)
             }

@@ -124,7 +124,12 @@ extension LuaVM {
             }
         }
         do {
-            return .succeeded(result: try LuaJSON.value(co, i).encoded())
+            let result = try LuaJSON.value(co, i).encoded()
+            guard result.utf8.count <= SizeLimits.result else {
+                return .failed(message: "the handler returned \(result.utf8.count) bytes of JSON, more than the \(SizeLimits.describe(SizeLimits.result)) a result may hold",
+                               traceback: nil)
+            }
+            return .succeeded(result: result)
         } catch {
             return .failed(message: "the handler returned a value JSON cannot hold: \(error.message)", traceback: nil)
         }

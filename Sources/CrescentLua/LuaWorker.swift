@@ -255,8 +255,12 @@ public final class LuaWorker: @unchecked Sendable {
         }
     }
 
-    private func finish(_ a: Attempt, _ outcome: ExecOutcome) {
+    private func finish(_ a: Attempt, _ ended: ExecOutcome) {
         guard attempts.removeValue(forKey: a.serial) != nil else { return }
+        var outcome = ended
+        if a.memoryExceeded, case .aborted = ended {} else if a.memoryExceeded {
+            outcome = .aborted(reason: "memory limit exceeded")  // its pending effects passed the cap, caught or not
+        }
         if let t = a.ttlTimer { timers.remove(id: t) }
         if let t = a.sleepTimer { timers.remove(id: t) }
         let jobID = a.request.job.id
@@ -276,6 +280,7 @@ public final class LuaWorker: @unchecked Sendable {
         if case .succeeded = outcome {
             result.pushes = a.pushes
             result.storeWrites = a.storeWrites
+            result.storeReads = a.storeReads
         }
         inFlightCount.withLock { $0 -= 1 }
         a.completion(result)

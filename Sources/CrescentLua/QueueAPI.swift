@@ -26,6 +26,9 @@ enum QueueAPI {
         case LUA_TNIL, LUA_TNONE: break
         case LUA_TTABLE:
             do { args = try LuaJSON.value(L, 2).encoded() } catch { throw HostError("queue.push: args: \(error.message)") }
+            guard args.utf8.count <= SizeLimits.args else {
+                throw HostError("queue.push: args are \(args.utf8.count) bytes of JSON, more than the \(SizeLimits.describe(SizeLimits.args)) a job's args may hold")
+            }
         default:
             throw HostError("queue.push: args must be a table, not \(TaskValidation.describe(L, 2))")
         }
@@ -101,6 +104,10 @@ enum QueueAPI {
                 throw HostError("queue.push: \(error)")
             }
         }
+        guard attempt.pushes.count < SizeLimits.pushesPerAttempt else {
+            throw HostError("queue.push: one attempt may push at most \(SizeLimits.pushesPerAttempt) jobs")
+        }
+        try attempt.charge(args.utf8.count + name.utf8.count + (key?.utf8.count ?? 0) + 128, vm: vm, "queue.push")
         let id: Int64
         do { id = try host.reserveJobID() } catch { throw HostError("queue.push: \(error)") }
         var params = def.newJob(args: args, queue: queue, priority: priority, runAt: runAt)

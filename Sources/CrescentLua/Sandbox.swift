@@ -14,7 +14,7 @@ local rawload, collect, concat = load, collectgarbage, table.concat
 
 local json = { encode = host.json_encode, decode = host.json_decode, null = host.null }
 local log = { debug = host.log_debug, info = host.log_info, warn = host.log_warn, error = host.log_error }
-local store = { get = host.store_get, set = host.store_set, delete = host.store_delete }
+local store = { get = host.store_get, set = host.store_set, delete = host.store_delete, incr = host.store_incr }
 
 local envproxy = setmetatable({}, {
   __index = envdata,

@@ -68,7 +68,12 @@ public struct Enqueuer: Sendable {
             throw .usage("args are not valid JSON: \(error.message)")
         }
         switch value {
-        case .object, .array: return value.encoded()
+        case .object, .array:
+            let canonical = value.encoded()
+            guard canonical.utf8.count <= SizeLimits.args else {
+                throw .usage("args are \(canonical.utf8.count) bytes of JSON, more than the \(SizeLimits.describe(SizeLimits.args)) a job's args may hold")
+            }
+            return canonical
         default: throw .usage("args must be a JSON object, e.g. {\"id\": 42}")
         }
     }

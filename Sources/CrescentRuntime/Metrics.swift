@@ -18,7 +18,7 @@ public enum CrescentMetrics {
     public static let busyWorkersName = "crescent_busy_workers"
 
     /// One attempt ended: `outcome` is a run outcome (`succeeded`, `failed`, `snoozed`,
-    /// `discarded`, `aborted`, `released`); `seconds` is how long the attempt ran.
+    /// `discarded`, `aborted`, `released`, `conflict`); `seconds` is how long the attempt ran.
     public static func jobFinished(task: String, queue: String, outcome: String, seconds: Double) {
         jobsFinished(task: task, queue: queue, outcome: outcome, seconds: [seconds])
     }

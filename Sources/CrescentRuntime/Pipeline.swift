@@ -272,10 +272,11 @@ public final class Pipeline: @unchecked Sendable {
             }
             var applied: [Bool] = []
             var claimed: [[Job]] = []
+            var conflicts: [Int] = []
             var failure: (any Error)?
             if !completions.isEmpty || !claims.isEmpty {
                 do {
-                    (applied, claimed) = try store.jobCompleteAndClaim(completions, claims: claims, claimBudget: budget)
+                    (applied, claimed, conflicts) = try store.jobCompleteAndClaim(completions, claims: claims, claimBudget: budget)
                 } catch {
                     failure = error
                 }
@@ -293,13 +294,13 @@ public final class Pipeline: @unchecked Sendable {
                 if completions.isEmpty {
                     logger.error("claim failed", metadata: ["queues": "\(wants.map(\.name))", "error": "\(failure)"])
                 } else {
-                    applied = completeRetrying(completions, after: failure)
+                    (applied, conflicts) = completeRetrying(completions, after: failure)
                 }
             }
 
             if !batch.isEmpty || claimedCount > 0 {
-                handoff.async { [self, completions, applied, wants, claimed] in
-                    if !batch.isEmpty { finish(batch, items: items, completions: completions, applied: applied) }
+                handoff.async { [self, completions, applied, conflicts, wants, claimed] in
+                    if !batch.isEmpty { finish(batch, items: items, completions: completions, applied: applied, conflicts: conflicts) }
                     for (want, jobs) in zip(wants, claimed) where !jobs.isEmpty {
                         dispatch(jobs, queueIndex: want.index, claimedAt: claimedAt)
                     }
@@ -311,7 +312,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// The cycle's transaction failed: its completions alone, retried until they commit (an
     /// outcome is never dropped); claims wait for the next cycle.
-    private func completeRetrying(_ completions: [JobCompletion], after error: any Error) -> [Bool] {
+    private func completeRetrying(_ completions: [JobCompletion], after error: any Error) -> (applied: [Bool], conflicts: [Int]) {
         var error = error
         var delay = 0.05
         while true {
@@ -319,7 +320,8 @@ public final class Pipeline: @unchecked Sendable {
             Thread.sleep(forTimeInterval: delay)
             delay = min(delay * 2, 2)
             do {
-                return try store.jobCompleteMany(completions)
+                let done = try store.jobCompleteAndClaim(completions, claims: [], claimBudget: 0)
+                return (done.applied, done.conflicts)
             } catch let next {
                 error = next
             }
@@ -418,7 +420,8 @@ public final class Pipeline: @unchecked Sendable {
 
     /// On the handoff queue, after a cycle's commit: forgets the jobs whose outcomes it wrote
     /// (their slots are counted by the cycle), then logs and reports them.
-    private func finish(_ batch: [ExecResult], items: [InFlight?], completions: [JobCompletion], applied: [Bool]) {
+    private func finish(_ batch: [ExecResult], items: [InFlight?], completions: [JobCompletion], applied: [Bool],
+                        conflicts: [Int]) {
         cond.lock()
         for (result, item) in zip(batch, items) {
             guard let item, running.removeValue(forKey: result.jobID) != nil else { continue }
@@ -433,9 +436,11 @@ public final class Pipeline: @unchecked Sendable {
         let debug = logger.logLevel <= .debug
         var index = 0
         var durations: [MetricKey: [Double]] = [:]
+        let conflicted = Set(conflicts)
         for item in items {
             guard let item else { continue }
-            let completion = completions[index]
+            var completion = completions[index]
+            if conflicted.contains(index) { completion.outcome = .conflict }
             let wasApplied = index < applied.count && applied[index]
             index += 1
             if debug || !wasApplied || !completion.outcome.isSuccess { log(completion, applied: wasApplied, item: item) }
@@ -466,7 +471,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         return JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, startedAt: item.startedAt, finishedAt: now,
                              outcome: outcome,
-                             pushes: result.pushes, storeWrites: result.storeWrites)
+                             pushes: result.pushes, storeWrites: result.storeWrites, storeReads: result.storeReads)
     }
 
     private func log(_ completion: JobCompletion, applied: Bool, item: InFlight) {
@@ -494,6 +499,8 @@ public final class Pipeline: @unchecked Sendable {
             logger.warning("job discarded", metadata: meta)
         case .released:
             logger.info("job released", metadata: meta)
+        case .conflict:
+            logger.debug("job runs again: a store key it read was changed by another job before its commit", metadata: meta)
         }
     }
 }
@@ -508,6 +515,7 @@ extension CompletionOutcome {
         case .discarded: return .discarded
         case .aborted: return .aborted
         case .released: return .released
+        case .conflict: return .conflict
         }
     }
 }

@@ -25,6 +25,10 @@ final class RuntimeHost: LuaHost, @unchecked Sendable {
         return try JSONValue.decode(text)
     }
 
+    func storeGetText(task: String, key: String) throws -> String? {
+        try store.storeGet(task: task, key: key)
+    }
+
     func reserveJobID() throws -> Int64 {
         lock.lock()
         defer { lock.unlock() }
@@ -61,6 +65,10 @@ public final class ExecHost: LuaHost, @unchecked Sendable {
     public func storeGet(task: String, key: String) throws -> JSONValue? {
         guard let text = try store?.storeGet(task: task, key: key) else { return nil }
         return try JSONValue.decode(text)
+    }
+
+    public func storeGetText(task: String, key: String) throws -> String? {
+        try store?.storeGet(task: task, key: key)
     }
 
     public func reserveJobID() throws -> Int64 {

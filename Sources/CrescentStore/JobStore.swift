@@ -41,6 +41,9 @@ public enum CompletionOutcome: Sendable, Equatable {
     case aborted(error: String, retryAt: Date?)
     /// Handed back at shutdown: queued again, the attempt is not counted.
     case released
+    /// Set by the store, never passed in: a success whose store reads no longer hold at
+    /// commit (see `JobCompletion.storeReads`); queued again now, the attempt not counted.
+    case conflict
 }
 
 extension CompletionOutcome {
@@ -64,11 +67,22 @@ public struct JobCompletion: Sendable, Equatable {
     /// `queue.push` calls of a succeeded attempt, inserted in the same transaction.
     public var pushes: [JobInsertParams]
     public var storeWrites: [StoreWrite]
+    /// Committed store values a succeeded attempt read. If any key holds another value at
+    /// commit (or an increment's key holds something other than a number), the success is
+    /// not applied: the job is queued again, run outcome `conflict`, the attempt not counted.
+    public var storeReads: [StoreRead]
 
     public init(jobID: Int64, attempt: Int, worker: String, startedAt: Date? = nil, finishedAt: Date = Date(),
-                outcome: CompletionOutcome, pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = []) {
+                outcome: CompletionOutcome, pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = [],
+                storeReads: [StoreRead] = []) {
         self.jobID = jobID; self.attempt = attempt; self.worker = worker; self.startedAt = startedAt; self.finishedAt = finishedAt
-        self.outcome = outcome; self.pushes = pushes; self.storeWrites = storeWrites
+        self.outcome = outcome; self.pushes = pushes; self.storeWrites = storeWrites; self.storeReads = storeReads
+    }
+
+    /// Whether the store must check this completion's reads (and increments) at commit.
+    public var needsStoreCheck: Bool {
+        guard case .succeeded = outcome else { return false }
+        return !storeReads.isEmpty || storeWrites.contains(where: \.increment)
     }
 }
 
@@ -139,9 +153,10 @@ public protocol JobStore: Sendable {
     func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool]
     /// The pipeline's cycle in one transaction: applies `completions` (as `jobCompleteMany`),
     /// then claims for each of `claims` in order (as `jobClaim`), no more than `claimBudget`
-    /// jobs in all. Returns the completions' applied flags and the jobs claimed per params.
+    /// jobs in all. Returns the completions' applied flags, the jobs claimed per params, and
+    /// the indexes of the completions applied as `conflict` instead of their success.
     func jobCompleteAndClaim(_ completions: [JobCompletion], claims: [JobClaimParams],
-                             claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]])
+                             claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]], conflicts: [Int])
     /// Undoes a claim that never ran (its task is not loaded): back to `queued` as it was,
     /// the attempt not counted, no run recorded. Fenced like a completion.
     func jobUnclaim(ids: [Int64], worker: String) throws

@@ -51,6 +51,11 @@ extension SQLiteJobStore {
                 return Transition(state: .cancelled, keepError: true, finished: true, runOutcome: .released)
             }
             return Transition(state: .queued, keepError: true, runAt: finishedAt, attemptDelta: -1, runOutcome: .released)
+        case .conflict:
+            if cancelRequested {
+                return Transition(state: .cancelled, keepError: true, finished: true, runOutcome: .conflict)
+            }
+            return Transition(state: .queued, keepError: true, runAt: finishedAt, attemptDelta: -1, runOutcome: .conflict)
         }
     }
 
@@ -228,6 +233,7 @@ extension SQLiteJobStore {
     struct ChunkMiss: Error {}
 
     static func storeWrite(_ w: StoreWrite, now: Date, db: Database) throws {
+        if w.increment { return try storeIncrement(w, now: now, db: db) }
         if let value = w.value {
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO kv (task, key, value, updated_at) VALUES (?, ?, ?, ?)
@@ -243,6 +249,9 @@ extension SQLiteJobStore {
     /// Applies all completions in one transaction. A completion that is fenced out applies
     /// nothing (no state change, no run update, no pushes, no store writes). An error in
     /// any completion (e.g. a push with an id already used) rolls back the whole batch.
+    ///
+    /// A success with store reads (or increments) is checked first (`completeChecked`): if
+    /// another committed attempt changed what it read, it is applied as `conflict` instead.
     public func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool] {
         if completions.isEmpty { return [] }
         return try jobCompleteAndClaim(completions, claims: [], claimBudget: 0).applied
@@ -253,7 +262,7 @@ extension SQLiteJobStore {
     /// each applies as it stands; when one does not (rare: a fenced-out outcome, a cancel
     /// requested meanwhile) the transaction is rolled back and done again row by row.
     public func jobCompleteAndClaim(_ completions: [JobCompletion], claims: [JobClaimParams],
-                                    claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]]) {
+                                    claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]], conflicts: [Int]) {
         do {
             return try cycle(completions, claims: claims, claimBudget: claimBudget, chunked: true)
         } catch is ChunkMiss {
@@ -262,26 +271,31 @@ extension SQLiteJobStore {
     }
 
     private func cycle(_ completions: [JobCompletion], claims: [JobClaimParams], claimBudget: Int,
-                       chunked: Bool) throws -> (applied: [Bool], claimed: [[Job]]) {
+                       chunked: Bool) throws -> (applied: [Bool], claimed: [[Job]], conflicts: [Int]) {
         try write { db in
             let now = Date()
             var applied: [Bool] = []
+            var conflicts: [Int] = []
             applied.reserveCapacity(completions.count)
             if !completions.isEmpty {
                 let hot = HotStatements(db)
-                var rest = completions[...]
-                // Chunks of at least a quarter: below that, single rows cost about the same.
-                while chunked && rest.count >= Self.completeChunk / 4 {
-                    let chunk = rest.prefix(Self.completeChunk)
-                    rest = rest.dropFirst(chunk.count)
-                    if chunk.contains(where: { $0.startedAt == nil }) {  // their run rows read `started_at`
-                        for c in chunk { applied.append(try Self.complete(c, now: now, in: hot)) }
+                // In batch order, so that a success's store writes are seen by the checks of
+                // the completions after it. Chunks of at least a quarter: below that, single
+                // rows cost about the same.
+                var i = completions.startIndex
+                while i < completions.endIndex {
+                    let run = chunked ? Self.chunkableRun(completions, from: i) : 0
+                    if run >= Self.completeChunk / 4 {
+                        try Self.completeChunk(completions[i..<i + run], now: now, in: hot)
+                        applied.append(contentsOf: repeatElement(true, count: run))
+                        i += run
                         continue
                     }
-                    try Self.completeChunk(chunk, now: now, in: hot)
-                    applied.append(contentsOf: repeatElement(true, count: chunk.count))
+                    let done = try Self.completeChecked(completions[i], now: now, in: hot)
+                    applied.append(done.applied)
+                    if done.conflict { conflicts.append(i) }
+                    i += 1
                 }
-                for c in rest { applied.append(try Self.complete(c, now: now, in: hot)) }
                 try hot.flushRuns()
             }
             var budget = claimBudget
@@ -293,7 +307,7 @@ extension SQLiteJobStore {
                 budget -= jobs.count
                 claimed.append(jobs)
             }
-            return (applied, claimed)
+            return (applied, claimed, conflicts)
         }
     }
 }

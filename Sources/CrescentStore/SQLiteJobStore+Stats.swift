@@ -36,7 +36,7 @@ extension SQLiteJobStore {
             switch outcome {
             case .succeeded: buckets[minute].succeeded += row.n
             case .failed, .discarded, .aborted: buckets[minute].failed += row.n
-            case .snoozed, .released: break
+            case .snoozed, .released, .conflict: break
             }
         }
         return buckets
