@@ -202,14 +202,15 @@ import Glibc
         for (name, body, _) in cases {
             tasks["r_\(name).lua"] = "return { retry = { attempts = 1 }, handler = function(job) \(body) end }"
         }
-        tasks["r_huge.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 5000000) end }"
+        tasks["r_huge.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 1000000) end }"
+        tasks["r_toolarge.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 5000000) end }"
         let p = try Project(config: Self.config, tasks: tasks)
         var ids: [String: Int64] = [:]
-        for name in cases.map(\.0) + ["huge"] {
+        for name in cases.map(\.0) + ["huge", "toolarge"] {
             let r = try p.run(["enqueue", "r_\(name)"])
             ids[name] = Int64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let (process, run) = try launch(p, ["run", "--limit", "\(cases.count + 1)"])
+        let (process, run) = try launch(p, ["run", "--limit", "\(cases.count + 2)"])
         #expect(process.terminationReason == .exit && run.code == 0, "\(run.stderr.prefix(500))")
         for (name, _, needle) in cases {
             let job = try #require(try p.run(["job", "\(ids[name] ?? -1)", "--json"]).json)
@@ -220,7 +221,11 @@ import Glibc
         }
         let huge = try #require(try p.run(["job", "\(ids["huge"] ?? -1)", "--json"]).json)
         #expect(huge["state"] == .string("succeeded"))
-        #expect(huge["result"]?.stringValue?.count == 5_000_000)
+        #expect(huge["result"]?.stringValue?.count == 1_000_000)
+        // Results have a size limit (1 MB of JSON): a larger one fails the attempt, it is not stored.
+        let tooLarge = try #require(try p.run(["job", "\(ids["toolarge"] ?? -1)", "--json"]).json)
+        #expect(tooLarge["state"] == .string("dead"))
+        #expect(tooLarge["error"]?.stringValue?.contains("a result may hold") == true)
         #expect(p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'ok'") == 0, "a failed attempt pushed nothing")
     }
 
