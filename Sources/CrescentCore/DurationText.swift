@@ -15,6 +15,7 @@ public enum DurationText {
             guard plain.isFinite, plain >= 0 else { throw .usage("duration \"\(text)\" must be a non-negative number of seconds") }
             return plain
         }
+        if s.hasPrefix("-") { throw .usage("duration \"\(text)\" must not be negative") }
         var total = 0.0
         var rest = Substring(s)
         while !rest.isEmpty {
@@ -31,6 +32,7 @@ public enum DurationText {
             total += value * factor
             rest = rest[unitEnd...]
         }
+        guard total.isFinite else { throw .usage("duration \"\(text)\" is too long") }
         return total
     }
 
@@ -59,24 +61,48 @@ public enum TimeText {
     public static func parse(_ text: String) throws(CrescentError) -> Date {
         let s = text.trimmingCharacters(in: .whitespaces)
         if let epoch = Double(s), epoch.isFinite {
-            guard epoch >= minEpoch && epoch <= maxEpoch else {
-                throw .usage("time \"\(text)\" is out of range (years 1 to 9999)")
-            }
-            return Date(timeIntervalSince1970: epoch)
+            return try InputRange.time(epoch: epoch, "\"\(text)\"")
         }
-        if let d = iso8601(s) { return d }
+        if let d = iso8601(s) { return try InputRange.time(epoch: d.timeIntervalSince1970, "\"\(text)\"") }
+        if let digits = s.split(separator: "-", maxSplits: 1).first, digits.allSatisfy(\.isNumber), digits.count > 4 || Int(digits) == 0 {
+            throw InputRange.outOfRange("\"\(text)\"")
+        }
         throw .usage("time \"\(text)\" is not ISO 8601 (e.g. 2026-11-23T08:00:00Z) or epoch seconds")
     }
 
     /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z as epoch seconds.
-    static let minEpoch: Double = -62_135_596_800
+    public static let minEpoch: Double = -62_135_596_800
     public static let maxEpoch: Double = 253_402_300_799
 
+    /// ISO 8601 with a real calendar date and clock time: `2026-02-30` and `25:00` are refused
+    /// rather than rolled over, and only four-digit years are read.
     static func iso8601(_ s: String) -> Date? {
+        guard fieldsAreValid(s) else { return nil }
         var strategy = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         if let d = try? strategy.parse(s) { return d }
         strategy = Date.ISO8601FormatStyle()
         return try? strategy.parse(s)
+    }
+
+    /// `YYYY-MM-DD` (then optionally `Thh:mm[:ss]`) with month, day, hour, minute and second in range.
+    static func fieldsAreValid(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var n = 0
+            for c in b[from..<from + count] { guard c >= 48 && c <= 57 else { return nil }; n = n * 10 + Int(c - 48) }
+            return n
+        }
+        guard b.count >= 10, let y = number(0, 4), b[4] == 45, let m = number(5, 2), b[7] == 45, let d = number(8, 2),
+              (1...9999).contains(y), (1...12).contains(m) else { return false }
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+        let length = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
+        guard (1...length).contains(d) else { return false }
+        if b.count > 10, b[10] == 84 || b[10] == 116 || b[10] == 32 {
+            guard let hh = number(11, 2), hh < 24, let mm = number(14, 2), mm < 60 else { return false }
+            if b.count > 16, b[16] == 58 { guard let ss = number(17, 2), ss < 60 else { return false } }
+        }
+        return true
     }
 
     /// `2026-11-23T08:00:00.000Z`

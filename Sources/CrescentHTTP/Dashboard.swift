@@ -73,6 +73,8 @@ enum Dashboard {
 
     /// A rough duration: `45s`, `12m`, `3h 5m`, `2d 4h`.
     static func span(_ seconds: Double) -> String {
+        // Rows written before times were range-checked may hold any Double: never trap on them.
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return seconds.isNaN ? "?" : "ages" }
         let s = Int(seconds.rounded(.down))
         switch s {
         case ..<60: return "\(s)s"
@@ -84,6 +86,7 @@ enum Dashboard {
 
     /// How long a run took: `120ms`, `4.2s`, `3m 10s`.
     static func took(_ seconds: Double) -> String {
+        if seconds.isNaN || seconds <= -1e12 { return "?" }
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         if seconds < 60 { return String(format: "%.1fs", seconds) }
         return span(seconds)

@@ -160,10 +160,8 @@ extension HTTPServer {
         switch fields["priority"] {
         case nil, .null?: break
         case let p?:
-            guard let n = p.intValue, let i = Int(exactly: n), abs(i) <= 1_000_000_000 else {
-                throw HTTPFailure.badRequest("field \"priority\" must be an integer")
-            }
-            request.priority = i
+            guard let n = p.intValue else { throw HTTPFailure.badRequest("field \"priority\" must be an integer") }
+            do { request.priority = try InputRange.priority(n, "field \"priority\":") } catch { throw HTTPFailure.badRequest(error.message) }
         }
         let delay = fields["delay"].flatMap { $0 == .null ? nil : $0 }
         let at = fields["at"].flatMap { $0 == .null ? nil : $0 }
@@ -180,15 +178,15 @@ extension HTTPServer {
                 guard seconds >= 0, seconds.isFinite else { throw HTTPFailure.badRequest("field \"delay\" must not be negative") }
             default: throw HTTPFailure.badRequest("field \"delay\" must be a duration like \"30s\" or a number of seconds")
             }
-            request.runAt = now.addingTimeInterval(seconds)
+            do { request.runAt = try InputRange.time(after: seconds, from: now) } catch { throw HTTPFailure.badRequest("field \"delay\": \(error.message)") }
         }
         if let at {
             switch at {
             case .string(let s):
                 do { request.runAt = try TimeText.parse(s) } catch { throw HTTPFailure.badRequest("field \"at\": \(error.message)") }
             case .int, .double:
-                guard let epoch = at.doubleValue, epoch.isFinite, epoch >= 0 else { throw HTTPFailure.badRequest("field \"at\" must be a time") }
-                request.runAt = Date(timeIntervalSince1970: epoch)
+                guard let epoch = at.doubleValue else { throw HTTPFailure.badRequest("field \"at\" must be a time") }
+                do { request.runAt = try InputRange.time(epoch: epoch) } catch { throw HTTPFailure.badRequest("field \"at\": \(error.message)") }
             default: throw HTTPFailure.badRequest("field \"at\" must be an ISO 8601 time or epoch seconds")
             }
         }
@@ -213,7 +211,9 @@ extension HTTPServer {
             params.limit = n
         }
         if let o = query["offset"], !o.isEmpty {
-            guard let n = Int(o), n >= 0 else { throw HTTPFailure.badRequest("offset must be a non-negative integer") }
+            guard let n = Int(o), InputRange.offsets.contains(n) else {
+                throw HTTPFailure.badRequest("offset must be an integer from 0 to \(InputRange.offsets.upperBound)")
+            }
             params.offset = n
         }
         return params

@@ -114,6 +114,9 @@ extension LuaVM {
                 luaGetField(co, i, "seconds")
                 let seconds = luaNumber(co, -1) ?? 0
                 crescent_pop(co, 1)
+                do { _ = try InputRange.time(after: seconds) } catch {
+                    return .failed(message: "job:snooze: \(error.message)", traceback: nil)
+                }
                 return .snoozed(seconds: seconds)
             }
             if discard {

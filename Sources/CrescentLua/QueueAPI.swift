@@ -47,17 +47,19 @@ enum QueueAPI {
             }
             crescent_pop(L, 1)
             if luaGetField(L, 3, "priority") != LUA_TNIL {
-                guard let p = luaInteger(L, -1), let v = Int(exactly: p) else { throw HostError("queue.push: opts.priority must be an integer") }
-                priority = v
+                guard let p = luaInteger(L, -1) else { throw HostError("queue.push: opts.priority must be an integer") }
+                do { priority = try InputRange.priority(p, "queue.push: opts.priority") } catch { throw HostError(error.message) }
             }
             crescent_pop(L, 1)
             if luaGetField(L, 3, "delay") != LUA_TNIL {
-                runAt = Date().addingTimeInterval(try durationArgument(L, -1, "queue.push: opts.delay"))
+                let seconds = try durationArgument(L, -1, "queue.push: opts.delay")
+                do { runAt = try InputRange.time(after: seconds) } catch { throw HostError("queue.push: opts.delay: \(error.message)") }
             }
             crescent_pop(L, 1)
             switch luaGetField(L, 3, "at") {
             case LUA_TNIL: break
-            case LUA_TNUMBER: runAt = Date(timeIntervalSince1970: luaNumber(L, -1) ?? 0)
+            case LUA_TNUMBER:
+                do { runAt = try InputRange.time(epoch: luaNumber(L, -1) ?? .nan) } catch { throw HostError("queue.push: opts.at: \(error.message)") }
             case LUA_TSTRING:
                 do { runAt = try TimeText.parse(luaString(L, -1) ?? "") } catch { throw HostError("queue.push: opts.at: \(error.message)") }
             default: throw HostError("queue.push: opts.at must be an ISO 8601 time or epoch seconds")

@@ -76,10 +76,10 @@ enum TaskValidation {
         try field(L, t, "name") { i throws(FieldError) in def.name = try nonEmptyString(L, i, "name") }
         try field(L, t, "queue") { i throws(FieldError) in def.queue = try nonEmptyString(L, i, "queue") }
         try field(L, t, "priority") { i throws(FieldError) in
-            guard let p = luaInteger(L, i), let v = Int(exactly: p) else {
+            guard let p = luaInteger(L, i) else {
                 throw FieldError(message: "field \"priority\" must be an integer, not \(describe(L, i))")
             }
-            def.priority = v
+            do throws(CrescentError) { def.priority = try InputRange.priority(p, "field \"priority\":") } catch { throw FieldError(message: error.message) }
         }
         try field(L, t, "timezone") { i throws(FieldError) in
             let name = try nonEmptyString(L, i, "timezone")
@@ -198,6 +198,10 @@ enum TaskValidation {
                 throw FieldError(message: "field \"retry\": jitter must be a number from 0 to 1, not \(describe(L, v))")
             }
             policy.jitter = j
+        }
+        let century = 100 * 365.25 * 86400
+        guard policy.delay <= century, policy.maxDelay <= century else {
+            throw FieldError(message: "field \"retry\": delay and max_delay must be at most 100 years")
         }
         return policy
     }

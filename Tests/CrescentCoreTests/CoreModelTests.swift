@@ -16,7 +16,8 @@ struct DurationTextTests {
     @Test(arguments: [
         ("", "cannot be empty"), ("-5", "must be a non-negative number"), ("inf", "must be a non-negative number"),
         ("nan", "must be a non-negative number"), ("5x", "unknown unit \"x\""), ("m", "is not valid"),
-        ("-5s", "is not valid"), ("1.2.3s", "is not valid"), ("5 minutes", "unknown unit"),
+        ("-5s", "\"-5s\" must not be negative"), ("1.2.3s", "is not valid"), ("5 minutes", "unknown unit"),
+        ("1" + String(repeating: "0", count: 400) + "s", "is too long"),
     ])
     func rejects(_ c: (String, String)) {
         do {
@@ -58,7 +59,9 @@ struct TimeTextTests {
         #expect(try TimeText.parse("-1.5").timeIntervalSince1970 == -1.5)
     }
 
-    @Test(arguments: ["", "garbage", "2026-11-23 08:00:00Z", "2026-13-01T00:00:00Z", "1e300", "tomorrow"])
+    @Test(arguments: ["", "garbage", "2026-11-23 08:00:00Z", "2026-13-01T00:00:00Z", "1e300", "tomorrow",
+                      "2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-01-01T24:00:00Z",
+                      "2026-01-01T00:60:00Z", "99999-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "-1e300"])
     func rejects(_ text: String) {
         do {
             let d = try TimeText.parse(text)
@@ -67,6 +70,18 @@ struct TimeTextTests {
             #expect(error.kind == .usage)
             #expect(error.message.contains("time \"\(text)\""), "\(error.message)")
         }
+    }
+
+    @Test func outOfRangeIsOneSentence() throws {
+        for text in ["99999-01-01T00:00:00Z", "0000-06-01T00:00:00Z", "1e300", "-1e300", "9999-12-31T23:59:59-05:00"] {
+            #expect(throws: CrescentError.self) { try TimeText.parse(text) }
+            do { _ = try TimeText.parse(text) } catch { #expect(error.message == "time \"\(text)\" is out of range (years 1 to 9999)") }
+        }
+        #expect(try TimeText.parse("2028-02-29T00:00:00Z").timeIntervalSince1970 == 1_835_395_200)
+        #expect(try TimeText.parse("9999-12-31T23:59:59Z").timeIntervalSince1970 == TimeText.maxEpoch)
+        #expect(throws: CrescentError.self) { try InputRange.time(after: 1e300) }
+        #expect(throws: CrescentError.self) { try InputRange.priority(1_000_000_001) }
+        #expect(try InputRange.priority(-1_000_000_000) == -1_000_000_000)
     }
 
     @Test func formatsUTCWithMilliseconds() {
