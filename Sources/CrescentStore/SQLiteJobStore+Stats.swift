@@ -121,6 +121,16 @@ extension SQLiteJobStore {
         }
     }
 
+    public func queuedTaskCounts() throws -> [String: Int] {
+        try read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT task, COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY task") {
+                out[row[0]] = row[1]
+            }
+            return out
+        }
+    }
+
     /// The condition of `jobs_waiting`.
     static let waiting = "(state = 'scheduled' OR state = 'retrying')"
 
