@@ -284,9 +284,12 @@ extension HTTPServer {
         let filter = params
         let store = self.store
         let now = Date()
-        let (jobs, total, names) = try await io { () throws -> ([Job], Int, (tasks: [String], queues: [String])) in
-            (try store.jobList(filter), try store.jobCount(filter), try store.jobTasksAndQueues())
+        let (jobs, total, queues) = try await io { () throws -> ([Job], Int, [String]) in
+            (try store.jobList(filter), try store.jobCount(filter), try store.jobQueueNames())
         }
+        // Tasks from the registry (a scan for the distinct names of 1M jobs took 0.4 s);
+        // queues from the config, the tasks and the index seeks of `jobQueueNames`.
+        let names = (tasks: [String](), queues: Set(queues).union(registry.current.tasks.values.map(\.queue)).sorted())
         let path = deadOnly ? "/dead" : "/jobs"
         func link(offset: Int) -> String {
             path + RequestInput.queryString([

@@ -69,8 +69,8 @@ public final class Pruner: @unchecked Sendable {
     }
 
     private func loop() {
-        // The first pass a little after start: the pipeline's first claims go first.
-        guard pause(1) else { return }
+        // The first pass a moment after start: the pipeline's first claims go first.
+        guard pause(0.25) else { return }
         while true {
             prune(now: Date())
             guard pause(settings.every) else { return }

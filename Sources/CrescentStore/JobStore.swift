@@ -184,6 +184,8 @@ public protocol JobStore: Sendable {
     /// The queues that have a due job now (cheaper than `oldestDuePerQueue`: no scan of
     /// every pending job).
     func dueQueues(now: Date) throws -> [String]
+    /// Queued jobs per task name, all of them (read from the queued jobs only).
+    func queuedTaskCounts() throws -> [String: Int]
     /// Changes whenever another connection commits (never for this store's own writes): a
     /// cheap signal an idle pipeline polls instead of claiming.
     func dataVersion() throws -> Int64

@@ -17,9 +17,21 @@ public struct RunMinute: Sendable, Equatable {
 
 // Read-only queries for the HTTP API, the dashboard and the metrics endpoint.
 extension SQLiteJobStore {
-    /// Answers when the database can be queried; throws otherwise (`/healthz`).
+    /// Answers when the database can be queried; throws otherwise (`/healthz`). On a
+    /// connection of its own, opened for the check: it never waits for one of the pool's
+    /// readers, which dashboard requests may all hold.
     public func ping() throws {
-        _ = try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") }
+        do {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(1)
+            config.label = "crescent.health"
+            let connection = try DatabaseQueue(path: path, configuration: config)
+            defer { try? connection.close() }
+            _ = try connection.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") }
+        } catch {
+            throw Self.wrap(error, path: path)
+        }
     }
 
     /// Runs finished per minute over the `minutes` minutes ending at `now` (oldest first,
@@ -57,11 +69,33 @@ extension SQLiteJobStore {
         return try Row.fetchAll(stmt, arguments: [Int64(from.rounded(.down)), Int64(to.rounded(.up))]).map { ($0[0], $0[1], $0[2]) }
     }
 
-    /// How many jobs match the filters of `params` (its limit and offset are ignored).
+    /// How many jobs match the filters of `params` (its limit and offset are ignored). By
+    /// state (and queue), from the partial index that holds that state, so a count reads
+    /// only the entries it counts; without a state, the sum of those; by task (no index),
+    /// from the rows of that state or of the whole table.
     public func jobCount(_ params: JobListParams) throws -> Int {
+        guard let state = params.state else {
+            guard params.task == nil else { return try countRows(params) }
+            return try jobCounts().reduce(0) { params.queue == nil || $1.queue == params.queue ? $0 + $1.count : $0 }
+        }
+        var clauses: [String]
+        let index: String
+        switch state {
+        case .queued: index = "jobs_claim"; clauses = ["state = 'queued'"]
+        case .scheduled, .retrying: index = "jobs_waiting"; clauses = [Self.waiting, "state = ?"]
+        case .running: index = "jobs_running"; clauses = ["state = 'running'"]
+        case .succeeded, .dead, .cancelled, .expired: index = "jobs_finished"; clauses = ["state = ?", "finished_at IS NOT NULL"]
+        }
+        var args: StatementArguments = clauses.contains("state = ?") ? [state.rawValue] : []
+        if let q = params.queue { clauses.append("queue = ?"); args += [q] }
+        if let t = params.task { clauses.append("task = ?"); args += [t] }
+        let sql = "SELECT COUNT(*) FROM jobs INDEXED BY \(index) WHERE " + clauses.joined(separator: " AND ")
+        return try read { db in try Int.fetchOne(db.cachedStatement(sql: sql), arguments: args) ?? 0 }
+    }
+
+    private func countRows(_ params: JobListParams) throws -> Int {
         var clauses: [String] = []
         var args: StatementArguments = []
-        if let s = params.state { clauses.append("state = ?"); args += [s.rawValue] }
         if let t = params.task { clauses.append("task = ?"); args += [t] }
         if let q = params.queue { clauses.append("queue = ?"); args += [q] }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
@@ -84,6 +118,16 @@ extension SQLiteJobStore {
                 if let at = try Self.firstWaiting(queue: queue, db: db), at <= now.epoch { out[queue] = min(out[queue] ?? at, at) }
             }
             return out.mapValues { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    public func queuedTaskCounts() throws -> [String: Int] {
+        try read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT task, COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY task") {
+                out[row[0]] = row[1]
+            }
+            return out
         }
     }
 
@@ -116,12 +160,18 @@ extension SQLiteJobStore {
             """, arguments: arguments)
     }
 
-    /// Distinct task names and queue names that have jobs, sorted (filter menus).
-    public func jobTasksAndQueues() throws -> (tasks: [String], queues: [String]) {
+    /// The queue names that have jobs, sorted (filter menus): one index seek per queue in
+    /// each of the partial indexes that together hold every job, never a scan.
+    public func jobQueueNames() throws -> [String] {
         try read { db in
-            let tasks = try String.fetchAll(db, sql: "SELECT DISTINCT task FROM jobs ORDER BY task")
-            let queues = try String.fetchAll(db, sql: "SELECT DISTINCT queue FROM jobs ORDER BY queue")
-            return (tasks, queues)
+            var names = Set(try Self.queueNames(in: "jobs_claim", where: "state = 'queued'", db: db))
+            names.formUnion(try Self.queueNames(in: "jobs_running", where: "state = 'running'", db: db))
+            names.formUnion(try Self.queueNames(in: "jobs_waiting", where: Self.waiting, db: db))
+            for state in JobState.allCases where state.isFinal {
+                names.formUnion(try Self.queueNames(in: "jobs_finished", where: "state = ?1 AND finished_at IS NOT NULL",
+                                                    arguments: [state.rawValue], db: db))
+            }
+            return names.sorted()
         }
     }
 }

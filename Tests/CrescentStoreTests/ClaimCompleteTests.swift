@@ -18,6 +18,46 @@ struct ClaimCompleteTests {
         }
     }
 
+    /// Jobs due later wait outside the claim's index: a claim stages its queue's waiting
+    /// jobs whose time has come (`scheduled`, `retrying` after its backoff) to `queued`,
+    /// then claims in priority order; the ones not due stay as they are, whatever their
+    /// priority.
+    @Test func dueWaitingJobsAreStagedThenClaimedInOrder() throws {
+        try withStore { store in
+            let now = Date()
+            let later = try (0..<3).map { i in
+                try store.jobInsert(job(priority: 10, runAt: now.addingTimeInterval(3600 + Double(i)))).id
+            }
+            let failing = try store.jobInsert(job(priority: 1)).id
+            let attempt = try #require(try store.claimAll(now: now).first)
+            try store.complete(attempt, .failed(error: "e", traceback: nil, retryAt: now.addingTimeInterval(30)))
+            #expect(try store.state(failing) == .retrying)
+            let queued = try store.jobInsert(job(priority: 0)).id
+            let other = try store.jobInsert(job(queue: "other", priority: 10, runAt: now.addingTimeInterval(60))).id
+
+            // Now: only the queued job is due.
+            #expect(try store.claimAll(limit: 10, now: now).map(\.id) == [queued])
+            #expect(try store.state(failing) == .retrying)
+            #expect(try store.nextDue(queues: ["default"]).map { abs($0.timeIntervalSince(now.addingTimeInterval(30))) < 0.001 } == true)
+            // Past the backoff: the retrying job is staged and claimed; the later ones wait.
+            let second = try store.claimAll(limit: 10, now: now.addingTimeInterval(31))
+            #expect(second.map(\.id) == [failing] && second[0].attempt == 2)
+            #expect(try later.map { try store.state($0) } == [.scheduled, .scheduled, .scheduled])
+            #expect(try store.dueQueues(now: now.addingTimeInterval(31)) == [])
+            // The other queue's job is due in a minute: its queue shows as due once it is,
+            // though no claim of that queue has staged it yet.
+            #expect(try store.dueQueues(now: now.addingTimeInterval(61)) == ["other"])
+            #expect(try store.oldestDuePerQueue(now: now.addingTimeInterval(61)).keys.sorted() == ["other"])
+            #expect(try store.state(other) == .scheduled)
+            // An hour on, the later jobs are due: claimed by priority, then due time.
+            let third = try store.claimAll(limit: 2, now: now.addingTimeInterval(3700))
+            #expect(third.map(\.id) == Array(later.prefix(2)))
+            let counts = Dictionary(try store.jobCounts().filter { $0.queue == "default" }.map { ($0.state, $0.count) },
+                                    uniquingKeysWith: +)
+            #expect(counts == [.queued: 1, .running: 4], "the third is staged by the claim that found it due")
+        }
+    }
+
     @Test func claimHonoursLimitDueTimeAndQueue() throws {
         try withStore { store in
             let now = Date()
