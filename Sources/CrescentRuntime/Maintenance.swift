@@ -3,13 +3,11 @@ import CrescentStore
 import Foundation
 import Logging
 
-/// The periodic chores of a `run` process: heartbeat (its lease), the Rescuer (jobs of
-/// processes whose lease expired go back to the queue), cancel requests for jobs running
-/// here, `crescent stop` requests, and the Pruner (retention).
+/// The periodic chores of a `run` process that may take long: the Pruner (retention). The
+/// lease, rescues, cancel and stop requests are the `Heartbeat`'s, on a thread of its own, so
+/// that a long prune never delays them.
 public final class Maintenance: @unchecked Sendable {
     public struct Settings: Sendable {
-        public var lease: Double
-        public var heartbeat: Double
         public var retentionSucceeded: Double
         public var retentionDead: Double
         public var pruneEvery: Double = 60
@@ -17,105 +15,43 @@ public final class Maintenance: @unchecked Sendable {
     }
 
     let store: JobStore
-    let registry: TaskRegistry
-    let process: WorkerProcess
     let settings: Settings
     let logger: Logger
-    let busy: @Sendable () -> Int
-    let cancel: @Sendable ([Int64]) -> Void
-    let onStopRequested: @Sendable () -> Void
 
-    private let cond = NSCondition()
-    private var stopping = false
+    private let lock = NSLock()
+    private var stopping = false  // guarded by lock
+    private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
-    public init(store: JobStore, registry: TaskRegistry, process: WorkerProcess, settings: Settings, logger: Logger,
-                busy: @escaping @Sendable () -> Int, cancel: @escaping @Sendable ([Int64]) -> Void,
-                onStopRequested: @escaping @Sendable () -> Void) {
+    public init(store: JobStore, settings: Settings, logger: Logger) {
         self.store = store
-        self.registry = registry
-        self.process = process
         self.settings = settings
         self.logger = logger
-        self.busy = busy
-        self.cancel = cancel
-        self.onStopRequested = onStopRequested
     }
 
-    public func start() throws {
-        try store.processRegister(process)
+    public func start() {
         let t = Thread { [self] in loop(); done.signal() }
         t.name = "crescent-maintenance"
         t.start()
     }
 
     public func stop() {
-        cond.lock()
-        stopping = true
-        cond.signal()
-        cond.unlock()
+        lock.withLock { stopping = true }
+        wake.signal()
         done.wait()
-        do {
-            try store.processDeregister(id: process.id)
-        } catch {
-            logger.warning("could not deregister this process", metadata: ["error": "\(error)"])
-        }
     }
+
+    private var isStopping: Bool { lock.withLock { stopping } }
 
     private func loop() {
-        var lastBeat = Date()
-        var lastPrune = Date.distantPast
-        let startedAt = Date()
-        while true {
-            cond.lock()
-            if !stopping { _ = cond.wait(until: Date().addingTimeInterval(0.25)) }
-            let stop = stopping
-            cond.unlock()
-            if stop { return }
-            let now = Date()
-            do {
-                if now.timeIntervalSince(lastBeat) >= settings.heartbeat {
-                    lastBeat = now
-                    if try !store.leaseRenew(processID: process.id, busy: busy(), now: now) {
-                        logger.warning("this process lost its lease; registering again")
-                        // With a fresh heartbeat: the start time would look expired at once,
-                        // and other processes would rescue every job this one claims.
-                        var again = process
-                        again.heartbeatAt = now
-                        again.busy = busy()
-                        try store.processRegister(again)
-                    }
-                    rescue(now: now)
-                }
-                let cancelled = try store.jobCancelRequested(worker: process.id)
-                if !cancelled.isEmpty { cancel(cancelled) }
-                if try store.stopRequested(since: startedAt) {
-                    logger.info("stop requested by crescent stop")
-                    onStopRequested()
-                }
-                if now.timeIntervalSince(lastPrune) >= settings.pruneEvery {
-                    lastPrune = now
-                    prune(now: now)
-                }
-            } catch {
-                logger.error("maintenance failed", metadata: ["error": "\(error)"])
+        var lastPrune = -Double.infinity
+        while !isStopping {
+            let now = Monotonic.now()
+            if now - lastPrune >= settings.pruneEvery {
+                lastPrune = now
+                prune(now: Date())
             }
-        }
-    }
-
-    private func rescue(now: Date) {
-        let registry = self.registry
-        do {
-            let rescued = try store.jobRescue(before: now.addingTimeInterval(-settings.lease)) { job in
-                guard job.attempt < job.maxAttempts else { return nil }
-                let policy = registry.task(named: job.task)?.retry ?? .default
-                return Date().addingTimeInterval(policy.delay(afterAttempt: job.attempt))
-            }
-            if !rescued.isEmpty {
-                logger.warning("rescued jobs of a lost process", metadata: ["count": "\(rescued.count)", "job.ids": "\(rescued.map(String.init).joined(separator: ","))"])
-            }
-        } catch {
-            logger.error("rescue failed", metadata: ["error": "\(error)"])
+            _ = wake.wait(timeout: .now() + 0.25)
         }
     }
 
@@ -123,7 +59,7 @@ public final class Maintenance: @unchecked Sendable {
         for (state, age) in [(JobState.succeeded, settings.retentionSucceeded), (.dead, settings.retentionDead),
                              (.cancelled, settings.retentionDead), (.expired, settings.retentionDead)] {
             var total = 0
-            while true {
+            while !isStopping {
                 let n = (try? store.jobPrune(state: state, before: now.addingTimeInterval(-age), limit: settings.pruneBatch)) ?? 0
                 total += n
                 if n < settings.pruneBatch { break }

@@ -47,6 +47,8 @@ public final class Runner: @unchecked Sendable {
         public var enqueuer: Enqueuer
         /// Wake the pipeline (a job was enqueued in this process).
         public var wake: @Sendable () -> Void
+        /// Nil while this process is healthy, else why not (`/healthz`).
+        public var health: @Sendable () -> String?
     }
 
     let config: Config
@@ -131,12 +133,15 @@ public final class Runner: @unchecked Sendable {
             pipeline.onFinished = { [weak self] total in if total >= limit { self?.requestStop() } }
         }
         let scheduler = Scheduler(store: store, registry: registry, logger: logger, onFired: { pipeline.wake() })
-        let maintenance = Maintenance(
+        let heartbeat = Heartbeat(
             store: store, registry: registry, process: process,
-            settings: .init(lease: config.lease, heartbeat: min(2, config.lease / 3),
-                            retentionSucceeded: config.retentionSucceeded, retentionDead: config.retentionDead),
-            logger: logger, busy: { pipeline.busy }, cancel: { pipeline.cancel(jobIDs: $0) },
-            onStopRequested: { [weak self] in self?.requestStop() })
+            settings: .init(lease: config.lease, interval: min(2, config.lease / 3)), logger: logger,
+            databasePath: config.database, busy: { pipeline.busy }, running: { pipeline.runningAttempts },
+            cancel: { pipeline.cancel(jobIDs: $0) }, onStopRequested: { [weak self] in self?.requestStop() })
+        pipeline.canClaim = { heartbeat.canClaim }
+        let maintenance = Maintenance(
+            store: store, settings: .init(retentionSucceeded: config.retentionSucceeded, retentionDead: config.retentionDead),
+            logger: logger)
 
         let watcher = Watcher(tasksDir: config.tasksDir, displayRoot: config.baseDir, initial: snapshot, logger: logger) { snapshot in
             load(snapshot)
@@ -145,12 +150,13 @@ public final class Runner: @unchecked Sendable {
         }
 
         do {
-            try maintenance.start()
+            try heartbeat.start()
         } catch {
             throw .failed("cannot register this process in the database: \(error)")
         }
         installSignalHandlers()
         pipeline.start()
+        maintenance.start()
         scheduler.start()
         watcher.start()
         var stopFrontEnd: (@Sendable () -> Void)?
@@ -161,13 +167,15 @@ public final class Runner: @unchecked Sendable {
             watcher.stop()
             scheduler.stop()
             maintenance.stop()
+            heartbeat.stop()
             for worker in workers { worker.shutdown() }
         }
         if let frontEnd {
             let firstWorker = workers[0]
             let enqueuer = Enqueuer(store: store, registry: registry) { try firstWorker.uniqueKey(task: $0, args: $1) }
             do {
-                stopFrontEnd = try frontEnd(Context(store: store, registry: registry, enqueuer: enqueuer, wake: { pipeline.wake() }))
+                stopFrontEnd = try frontEnd(Context(store: store, registry: registry, enqueuer: enqueuer, wake: { pipeline.wake() },
+                                                     health: { heartbeat.problem }))
             } catch {
                 stopAll(timeout: 0)
                 throw (error as? CrescentError) ?? .failed("\(error)")
