@@ -37,10 +37,19 @@ public final class HTTPServer: Sendable {
         var port: Int
     }
 
+    /// With `health` (a running `run` process's own view: nil when healthy, else why not),
+    /// `/healthz` answers from it without touching the database; without, it pings the store.
     public convenience init(config: Config, store: SQLiteJobStore, registry: TaskRegistry, enqueuer: Enqueuer,
-                            onEnqueued: @escaping @Sendable () -> Void, logger: Logger) {
+                            onEnqueued: @escaping @Sendable () -> Void, logger: Logger,
+                            health: (@Sendable () -> String?)? = nil) {
+        let check: @Sendable () throws -> Void
+        if let health {
+            check = { if let problem = health() { throw CrescentError.failed(problem) } }
+        } else {
+            check = { try store.ping() }
+        }
         self.init(config: config, store: store, registry: registry, enqueuer: enqueuer, onEnqueued: onEnqueued,
-                  logger: logger, healthCheck: { try store.ping() })
+                  logger: logger, healthCheck: check)
     }
 
     init(config: Config, store: SQLiteJobStore, registry: TaskRegistry, enqueuer: Enqueuer,

@@ -98,6 +98,9 @@ public final class Pipeline: @unchecked Sendable {
     private var thread: Thread?
     private let threadDone = DispatchSemaphore(value: 0)
 
+    /// Whether new attempts may start (false while this process cannot renew its lease).
+    public var canClaim: (@Sendable () -> Bool)?
+
     /// Called on the handoff thread after each cycle with outcomes, with the total runs finished so far.
     public var onFinished: (@Sendable (Int) -> Void)?
 
@@ -143,6 +146,13 @@ public final class Pipeline: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         return finished
+    }
+
+    /// The jobs running here, with their attempts.
+    public var runningAttempts: [Int64: Int] {
+        cond.lock()
+        defer { cond.unlock() }
+        return running.mapValues(\.attempt)
     }
 
     /// Which worker holds a running job (for cancel).
@@ -222,8 +232,9 @@ public final class Pipeline: @unchecked Sendable {
         while true {
             // Read before claiming, so a commit by another process during the claims is seen.
             let version = try? store.dataVersion()
+            let allowed = canClaim?() ?? true
             cond.lock()
-            let claiming = !stopping
+            let claiming = !stopping && allowed
             cond.unlock()
             var due: [String] = []
             if claiming && !restricted && Date().timeIntervalSince(lastRefresh) > 1 {

@@ -32,7 +32,7 @@ extension Config {
 }
 
 /// `crescent run`: wires the store, the Lua workers, the Pipeline, the Scheduler and the
-/// Maintenance loop, and runs them until a signal, `--limit` or `crescent stop`.
+/// Heartbeat and Pruner, and runs them until a signal, `--limit` or `crescent stop`.
 public final class Runner: @unchecked Sendable {
     public struct Options: Sendable {
         public var queues: [String]?
@@ -47,6 +47,8 @@ public final class Runner: @unchecked Sendable {
         public var enqueuer: Enqueuer
         /// Wake the pipeline (a job was enqueued in this process).
         public var wake: @Sendable () -> Void
+        /// Nil while this process is healthy, else why not (`/healthz`).
+        public var health: @Sendable () -> String?
     }
 
     let config: Config
@@ -131,11 +133,12 @@ public final class Runner: @unchecked Sendable {
             pipeline.onFinished = { [weak self] total in if total >= limit { self?.requestStop() } }
         }
         let scheduler = Scheduler(store: store, registry: registry, logger: logger, onFired: { pipeline.wake() })
-        let maintenance = Maintenance(
+        let heartbeat = Heartbeat(
             store: store, registry: registry, process: process,
-            settings: .init(lease: config.lease, heartbeat: min(2, config.lease / 3)),
-            logger: logger, busy: { pipeline.busy }, cancel: { pipeline.cancel(jobIDs: $0) },
-            onStopRequested: { [weak self] in self?.requestStop() })
+            settings: .init(lease: config.lease, interval: min(2, config.lease / 3)), logger: logger,
+            databasePath: config.database, busy: { pipeline.busy }, running: { pipeline.runningAttempts },
+            cancel: { pipeline.cancel(jobIDs: $0) }, onStopRequested: { [weak self] in self?.requestStop() })
+        pipeline.canClaim = { heartbeat.canClaim }
         let pruner = Pruner(store: store, settings: .init(retentionSucceeded: config.retentionSucceeded,
                                                           retentionDead: config.retentionDead),
                             logger: logger, load: { pipeline.busy })
@@ -147,7 +150,7 @@ public final class Runner: @unchecked Sendable {
         }
 
         do {
-            try maintenance.start()
+            try heartbeat.start()
         } catch {
             throw .failed("cannot register this process in the database: \(error)")
         }
@@ -164,14 +167,15 @@ public final class Runner: @unchecked Sendable {
             watcher.stop()
             scheduler.stop()
             pruner.stop()
-            maintenance.stop()
+            heartbeat.stop()
             for worker in workers { worker.shutdown() }
         }
         if let frontEnd {
             let firstWorker = workers[0]
             let enqueuer = Enqueuer(store: store, registry: registry) { try firstWorker.uniqueKey(task: $0, args: $1) }
             do {
-                stopFrontEnd = try frontEnd(Context(store: store, registry: registry, enqueuer: enqueuer, wake: { pipeline.wake() }))
+                stopFrontEnd = try frontEnd(Context(store: store, registry: registry, enqueuer: enqueuer, wake: { pipeline.wake() },
+                                                     health: { heartbeat.problem }))
             } catch {
                 stopAll(timeout: 0)
                 throw (error as? CrescentError) ?? .failed("\(error)")

@@ -127,6 +127,17 @@ public struct WorkerProcess: Sendable, Equatable {
     }
 }
 
+/// The leases as one read saw them (`JobStore.leaseView`).
+public struct LeaseView: Sendable, Equatable {
+    /// Process id → its `heartbeat_at` as stored (an opaque value: only its changes count).
+    public var heartbeats: [String: Double]
+    /// Owners of running jobs (`""` for a running job without one).
+    public var runningOwners: Set<String>
+    public init(heartbeats: [String: Double], runningOwners: Set<String>) {
+        self.heartbeats = heartbeats; self.runningOwners = runningOwners
+    }
+}
+
 public struct QueueStateCount: Sendable, Equatable {
     public var queue: String
     public var state: JobState
@@ -215,6 +226,15 @@ public protocol JobStore: Sendable {
     /// queue (run outcome `aborted`, error `worker lost`, retry per `retryAt`) and the
     /// dead processes are removed. Returns the rescued job ids.
     func jobRescue(before: Date, retryAt: @Sendable (Job) -> Date?) throws -> [Int64]
+    /// What a rescuer sees of the leases: each process row's last heartbeat value, and the
+    /// owners of running jobs (a running job whose owner has no row shows up here only).
+    func leaseView() throws -> LeaseView
+    /// Rescues (as `jobRescue(before:)`) the running jobs of each owner in `stale` whose
+    /// heartbeat value is still exactly the one given (nil: it still has no row), and removes
+    /// those owners' rows, in one transaction. An owner that heart-beat meanwhile is left alone.
+    func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64]
+    /// The running jobs `worker` still owns, with their attempts.
+    func jobsOwned(worker: String) throws -> [Int64: Int]
     /// Asks every run process to stop; they see it through `stopRequested`.
     func stopRequest(now: Date) throws
     func stopRequested(since: Date) throws -> Bool

@@ -78,7 +78,12 @@ extension SQLiteJobStore {
 
     public func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool {
         try write { db in
-            let stmt = try db.cachedStatement(sql: "UPDATE processes SET heartbeat_at = ?, busy = ? WHERE id = ?")
+            // Every beat changes the stored value (rescuers watch for changes, not for its age),
+            // even from a clock that stands still.
+            let stmt = try db.cachedStatement(sql: """
+                UPDATE processes SET heartbeat_at = CASE WHEN heartbeat_at = ?1 THEN ?1 + 0.000001 ELSE ?1 END, busy = ?2
+                WHERE id = ?3
+                """)
             try stmt.execute(arguments: [now.epoch, busy, processID])
             return db.changesCount == 1
         }
@@ -134,6 +139,63 @@ extension SQLiteJobStore {
             try hot.flushRuns()
             try db.execute(sql: "DELETE FROM processes WHERE heartbeat_at < ?", arguments: [before.epoch])
             return rescued
+        }
+    }
+
+    public func leaseView() throws -> LeaseView {
+        try read { db in
+            var heartbeats: [String: Double] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, heartbeat_at FROM processes") {
+                heartbeats[row[0]] = row[1]
+            }
+            let owners = try String.fetchAll(db, sql: """
+                SELECT DISTINCT COALESCE(lease_owner, '') FROM jobs INDEXED BY jobs_running WHERE state = 'running'
+                """)
+            return LeaseView(heartbeats: heartbeats, runningOwners: Set(owners))
+        }
+    }
+
+    public func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64] {
+        if stale.isEmpty { return [] }
+        return try write { db in
+            let now = Date()
+            let beat = try db.cachedStatement(sql: "SELECT heartbeat_at FROM processes WHERE id = ?")
+            let select = try db.cachedStatement(sql: """
+                SELECT \(Self.jobColumns), lease_owner, started_at FROM jobs INDEXED BY jobs_running
+                WHERE state = 'running' AND COALESCE(lease_owner, '') = ? ORDER BY id
+                """)
+            let remove = try db.cachedStatement(sql: "DELETE FROM processes WHERE id = ?")
+            var rescued: [Int64] = []
+            let hot = HotStatements(db)
+            for (owner, seen) in stale.sorted(by: { $0.key < $1.key }) {
+                // Under the write lock: the owner has not heart-beat since it was seen.
+                guard try Double.fetchOne(beat, arguments: [owner]) == seen else { continue }
+                for row in try Row.fetchAll(select, arguments: [owner]) {
+                    let job = Self.job(from: row)
+                    let worker: String? = row[15]
+                    let startedAt: Double? = row[16]
+                    if try Self.finish(jobID: job.id, attempt: job.attempt, worker: worker, startedAt: dateFrom(startedAt),
+                                       outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
+                                       finishedAt: now, now: now, in: hot) {
+                        rescued.append(job.id)
+                    }
+                }
+                try remove.execute(arguments: [owner])
+            }
+            try hot.flushRuns()
+            return rescued
+        }
+    }
+
+    public func jobsOwned(worker: String) throws -> [Int64: Int] {
+        try read { db in
+            var owned: [Int64: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT id, attempt FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lease_owner = ?
+                """, arguments: [worker]) {
+                owned[row[0]] = row[1]
+            }
+            return owned
         }
     }
 

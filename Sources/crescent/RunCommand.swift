@@ -35,7 +35,7 @@ struct RunCommand: CrescentCommand {
         if config.httpListen != nil {
             runner.frontEnd = { context in
                 let server = HTTPServer(config: config, store: context.store, registry: context.registry, enqueuer: context.enqueuer,
-                                        onEnqueued: context.wake, logger: logger)
+                                        onEnqueued: context.wake, logger: logger, health: context.health)
                 try blocking { try await server.start() }
                 return { try? blocking { await server.stop() } }
             }

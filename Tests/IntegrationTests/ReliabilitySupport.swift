@@ -13,11 +13,16 @@ final class Background: @unchecked Sendable {
     let out: ReadAll
     let err: ReadAll
 
-    init(_ project: Project, _ args: [String]) throws {
+    convenience init(_ project: Project, _ args: [String]) throws {
         let (p, o, e) = try project.start(args)
-        process = p
-        out = ReadAll(o)
-        err = ReadAll(e)
+        self.init(process: p, out: o, err: e)
+    }
+
+    /// A process already started with these pipes.
+    init(process: Process, out: Pipe, err: Pipe) {
+        self.process = process
+        self.out = ReadAll(out)
+        self.err = ReadAll(err)
     }
 
     var pid: Int32 { process.processIdentifier }

@@ -1,0 +1,223 @@
+import CrescentCore
+import CrescentStore
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lease of a `run` process, on a thread of its own so that nothing else this process
+/// does (pruning, a long completion) delays it: the heartbeat, the Rescuer (see `LeaseWatch`
+/// for when another process's jobs may be taken), cancel requests for jobs running here,
+/// `crescent stop` requests, and a check that the database file is still the one opened.
+///
+/// A process that cannot renew its lease stops claiming (`canClaim`). Should it find its row
+/// gone (another process rescued its jobs while it could not write), it aborts the attempts
+/// it no longer owns (their outcomes would be fenced out anyway) and registers again.
+public final class Heartbeat: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var lease: Double
+        public var interval: Double
+        /// How often cancel and stop requests are looked for.
+        public var tick: Double = 0.25
+        public init(lease: Double, interval: Double) { self.lease = lease; self.interval = interval }
+    }
+
+    let store: JobStore
+    let registry: TaskRegistry
+    let process: WorkerProcess
+    let settings: Settings
+    let logger: Logger
+    /// The database file watched for removal or replacement (nil: none).
+    let databasePath: String?
+    let busy: @Sendable () -> Int
+    /// The jobs running here, with their attempts.
+    let running: @Sendable () -> [Int64: Int]
+    let cancel: @Sendable ([Int64]) -> Void
+    let onStopRequested: @Sendable () -> Void
+
+    private let lock = NSLock()
+    private var watch: LeaseWatch                // guarded by lock
+    private var fileProblem: String?             // guarded by lock
+    private var writeProblem: String?            // guarded by lock
+    private var stopping = false                 // guarded by lock
+    private let wake = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private var identity: (dev: UInt64, ino: UInt64)?
+    private var startedAt = Date()
+
+    public init(store: JobStore, registry: TaskRegistry, process: WorkerProcess, settings: Settings, logger: Logger,
+                databasePath: String?, busy: @escaping @Sendable () -> Int, running: @escaping @Sendable () -> [Int64: Int],
+                cancel: @escaping @Sendable ([Int64]) -> Void, onStopRequested: @escaping @Sendable () -> Void) {
+        self.store = store
+        self.registry = registry
+        self.process = process
+        self.settings = settings
+        self.logger = logger
+        self.databasePath = databasePath
+        self.busy = busy
+        self.running = running
+        self.cancel = cancel
+        self.onStopRequested = onStopRequested
+        self.watch = LeaseWatch(lease: settings.lease)
+    }
+
+    /// Registers this process (its first heartbeat) and starts the thread.
+    public func start() throws {
+        startedAt = Date()
+        identity = databasePath.flatMap(Self.fileIdentity)
+        try store.processRegister(process)
+        lock.withLock { watch.renewed(at: Monotonic.now()) }
+        let t = Thread { [self] in loop(); done.signal() }
+        t.name = "crescent-heartbeat"
+        t.start()
+    }
+
+    /// Ends the thread and removes this process's row.
+    public func stop() {
+        lock.withLock { stopping = true }
+        wake.signal()
+        done.wait()
+        do {
+            try store.processDeregister(id: process.id)
+        } catch {
+            logger.warning("could not deregister this process", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Whether the pipeline may start new attempts: the lease was renewed lately and the
+    /// database file is the one opened.
+    public var canClaim: Bool {
+        lock.withLock { fileProblem == nil && watch.canClaim(at: Monotonic.now()) }
+    }
+
+    /// Why this process is unhealthy (`/healthz` 503), or nil: the database file was removed or
+    /// replaced, or the store could not write lately.
+    public var problem: String? {
+        lock.withLock {
+            if let fileProblem { return fileProblem }
+            if let writeProblem { return writeProblem }
+            if !watch.canClaim(at: Monotonic.now()) {
+                return "the lease was not renewed for \(Int(settings.lease / 2)) s or more: the database cannot be written"
+            }
+            return nil
+        }
+    }
+
+    // MARK: the loop
+
+    private func loop() {
+        var nextBeat = Monotonic.now() + settings.interval
+        while true {
+            _ = wake.wait(timeout: .now() + settings.tick)  // DispatchTime: monotonic
+            if lock.withLock({ stopping }) { return }
+            checkRequests()
+            let now = Monotonic.now()
+            if now >= nextBeat {
+                nextBeat = now + settings.interval
+                checkFile()
+                beat()
+                rescue()
+            }
+        }
+    }
+
+    private func checkRequests() {
+        do {
+            let cancelled = try store.jobCancelRequested(worker: process.id)
+            if !cancelled.isEmpty { cancel(cancelled) }
+            if try store.stopRequested(since: startedAt) {
+                logger.info("stop requested by crescent stop")
+                onStopRequested()
+            }
+        } catch {
+            logger.error("could not read cancel and stop requests", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func beat() {
+        do {
+            let renewed = try store.leaseRenew(processID: process.id, busy: busy(), now: Date())
+            if !renewed {
+                // Another process rescued this one's jobs (a rescue removes the row in the same
+                // transaction). With a fresh heartbeat: the start time would look expired.
+                var again = process
+                again.heartbeatAt = Date()
+                again.busy = busy()
+                try store.processRegister(again)
+                let owned = try store.jobsOwned(worker: process.id)
+                let lost = running().filter { owned[$0.key] != $0.value }.map(\.key).sorted()
+                logger.warning("this process lost its lease; registered again; aborting the attempts another process took over",
+                               metadata: ["count": "\(lost.count)", "job.ids": "\(lost.map(String.init).joined(separator: ","))"])
+                if !lost.isEmpty { cancel(lost) }
+            }
+            let now = Monotonic.now()
+            let recovered = lock.withLock {
+                watch.renewed(at: now)
+                defer { writeProblem = nil }
+                return writeProblem != nil
+            }
+            if recovered { logger.info("heartbeat written again") }
+        } catch {
+            let first = lock.withLock {
+                defer { writeProblem = "cannot write to the database: \(error)" }
+                return writeProblem == nil
+            }
+            if first { logger.error("heartbeat failed: this process claims no new jobs until it can write again", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    private func rescue() {
+        let registry = self.registry
+        do {
+            let view = try store.leaseView()
+            let stale = lock.withLock { watch.observe(view, me: process.id, at: Monotonic.now()) }
+            guard !stale.isEmpty else { return }
+            let rescued = try store.jobRescue(stale: stale) { job in
+                guard job.attempt < job.maxAttempts else { return nil }
+                let policy = registry.task(named: job.task)?.retry ?? .default
+                return Date().addingTimeInterval(policy.delay(afterAttempt: job.attempt))
+            }
+            if !rescued.isEmpty {
+                logger.warning("rescued jobs of a lost process", metadata: [
+                    "count": "\(rescued.count)", "job.ids": "\(rescued.map(String.init).joined(separator: ","))",
+                    "processes": "\(stale.keys.sorted().joined(separator: ","))",
+                ])
+            }
+        } catch {
+            logger.error("rescue failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: the database file
+
+    /// Device and inode of the file at `path`, or nil when it does not exist.
+    static func fileIdentity(_ path: String) -> (dev: UInt64, ino: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    private func checkFile() {
+        guard let path = databasePath, let opened = identity else { return }
+        let now = Self.fileIdentity(path)
+        let problem: String?
+        if let now {
+            problem = now.dev == opened.dev && now.ino == opened.ino
+                ? nil : "the database file \(path) was replaced by another file"
+        } else {
+            problem = "the database file \(path) was removed"
+        }
+        let changed = lock.withLock {
+            defer { fileProblem = problem }
+            return fileProblem != problem
+        }
+        guard changed else { return }
+        if let problem {
+            logger.error("database file gone: this process claims no new jobs and reports unhealthy; restart it", metadata: ["error": "\(problem)"])
+        } else {
+            logger.info("database file back")
+        }
+    }
+}
