@@ -33,6 +33,8 @@ final class LuaVM {
     /// The Lua thread of the host call being dispatched.
     var callingState: LuaState?
     var modules: [String: TaskSnapshot.File] = [:]
+    /// Called before each task file runs (the loader's watch on loads stuck in C).
+    var onFileStart: ((TaskSnapshot.File) -> Void)?
     private(set) var tasks: [String: InstalledTask] = [:]
 
     private(set) var makeEnvRef: Int32 = LUA_NOREF
@@ -139,6 +141,13 @@ final class LuaVM {
         var fresh: [String: InstalledTask] = [:]
         var brokenFiles: Set<String> = []
         for file in snapshot.files {
+            if snapshot.stalled.contains(file.displayPath) {
+                errors.append(TaskLoadError(file: file.displayPath, line: nil,
+                                            message: "load did not finish within \(DurationText.format(config.loadTimeLimit))"))
+                brokenFiles.insert(file.displayPath)
+                continue
+            }
+            onFileStart?(file)
             switch loadTaskFile(file) {
             case .failed(let error):
                 errors.append(error)

@@ -75,9 +75,9 @@ public final class Pipeline: @unchecked Sendable {
     /// Tasks whose jobs were claimed while their file was missing; left alone until they return.
     private var missingTasks: Set<String> = []    // guarded by cond
 
-    private let cond = NSCondition()
+    let cond = NSCondition()
     private var queues: [QueueSlot] = []          // guarded by cond
-    private var running: [Int64: InFlight] = [:]  // guarded by cond
+    var running: [Int64: InFlight] = [:]          // guarded by cond
     private var workerLoad: [Int]                 // guarded by cond
     private var started = 0                       // guarded by cond
     private var results: [ExecResult] = []        // guarded by cond
@@ -119,6 +119,7 @@ public final class Pipeline: @unchecked Sendable {
 
     public func start() {
         handoff.start()
+        startWatchdog()
         let thread = Thread { [self] in cycleLoop(); threadDone.signal() }
         thread.name = "crescent-pipeline"
         self.thread = thread
@@ -175,7 +176,13 @@ public final class Pipeline: @unchecked Sendable {
         }
         handoff.drain()  // finished jobs forgotten, so they are not released
         cond.lock()
-        let leftovers = Array(running.values)
+        // A job whose VM is stuck in it past its ttl is left to the watchdog, which records its
+        // attempt (released, it would hang the next runner again without using an attempt).
+        let now = LuaWorker.now
+        let leftovers = running.values.filter { item in
+            guard let e = workers[item.worker].current, e.jobID == item.id else { return true }
+            return now < e.deadline
+        }
         cond.unlock()
 
         if !leftovers.isEmpty {
@@ -450,7 +457,7 @@ public final class Pipeline: @unchecked Sendable {
         onFinished?(total)
     }
 
-    private func completion(for result: ExecResult, of item: InFlight) -> JobCompletion {
+    func completion(for result: ExecResult, of item: InFlight) -> JobCompletion {
         let now = result.finishedAt
         // Drawn only for failures: the jitter's random number is not free.
         var retryAt: Date? {

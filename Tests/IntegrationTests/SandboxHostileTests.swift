@@ -224,4 +224,62 @@ import Glibc
         #expect(jobs[0]["state"]?.stringValue == "dead", "\(jobs[0])")
         #expect(jobs[0]["error"]?.stringValue == "memory limit exceeded")
     }
+
+    // MARK: item 3 (b): the watchdog, for C calls that cannot be bounded
+
+    static let backtracking = #"string.find(("a"):rep(40), ("a?"):rep(40) .. ("a"):rep(40) .. "b")"#
+    static let lazyDots = #"("a"):rep(200000):find(".-.-.-.-b")"#
+
+    /// A handler stuck in a pathological pattern: the runner records the attempt as `aborted`
+    /// (`ttl exceeded`), counting it, logs one line naming the job and task, and exits 70.
+    /// Restarted (as a process manager would), it does the same until the job is `dead`.
+    @Test(arguments: [backtracking, lazyDots])
+    func stuckCCallCountsTheAttemptAndEndsTheRunner(_ call: String) throws {
+        let p = try Project(config: Self.config, tasks: ["poison.lua": Self.task("return " + call, attempts: 2)])
+        let id = try p.opsEnqueue("poison")
+        for round in 1...2 {
+            let r = try p.run(["run"], timeout: 60)
+            #expect(r.code == 70, "round \(round): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n").filter { $0.contains("stuck in a C call") }
+            #expect(lines.count == 1, "\(r.stderr)")
+            #expect(lines.first?.contains("\"job.id\":\(id)") == true && lines.first?.contains("\"task\":\"poison\"") == true)
+        }
+        let job = try #require(try p.opsJob(id))
+        #expect(job["state"]?.stringValue == "dead", "\(job)")
+        #expect(job["error"]?.stringValue == "ttl exceeded")
+        let outcomes = job["runs"]?.array.map { "\($0["attempt"]?.intValue ?? 0):\($0["outcome"]?.stringValue ?? ""):\($0["error"]?.stringValue ?? "")" }
+        #expect(outcomes == ["1:aborted:ttl exceeded", "2:aborted:ttl exceeded"])
+    }
+
+    /// A task file stuck in C while loading: `check`, `tasks` and `enqueue` report it and go on;
+    /// `run` starts without it, and a live reload that brings it does not hang the runner.
+    @Test func stuckLoadIsReportedAndSkipped() throws {
+        let slow = "local x = " + Self.backtracking + "\nreturn { handler = function() return 1 end }"
+        let p = try Project(config: Self.config, tasks: [
+            "slow.lua": slow, "ok.lua": Self.ok,
+            "move.lua": "table.move({}, 1, 1e15, 2)\nreturn { handler = function() return 1 end }",
+            "rep.lua": #"local s = string.rep("", 2^53) return { handler = function() return #s end }"#,
+        ])
+        let check = try p.run(["check"], timeout: 60)
+        #expect(check.code != 0)
+        let text = check.stdout + check.stderr
+        #expect(text.contains("tasks/slow.lua: load did not finish within 1s"), "\(text)")
+        #expect(text.contains("tasks/move.lua") && text.contains("table.move"), "\(text)")
+        #expect(!text.contains("tasks/rep.lua"), "\(text)")
+        let tasks = try p.run(["tasks"], timeout: 60)
+        #expect((tasks.stdout + tasks.stderr).contains("tasks/slow.lua: load did not finish within 1s"))
+        let jobs = try runJobs(p, ["ok", "rep"])
+        #expect(jobs.map { $0["state"]?.stringValue } == ["succeeded", "succeeded"])
+
+        try FileManager.default.removeItem(at: p.dir.appendingPathComponent("tasks/slow.lua"))
+        let runner = try OpsRunner(p)
+        let first = try p.opsEnqueue("ok")
+        try p.opsWaitFor(first, "succeeded", timeout: 30)
+        try p.write("tasks/slow.lua", slow)
+        #expect(opsEventually(30) { runner.stderr.contains("load did not finish within 1s") ? true : nil } == true, "\(runner.stderr)")
+        let second = try p.opsEnqueue("ok")
+        #expect(try p.opsWaitFor(second, "succeeded", timeout: 30) != nil)
+        runner.signal(SIGTERM)
+        #expect(runner.waitForExit(30) == 0)
+    }
 }
