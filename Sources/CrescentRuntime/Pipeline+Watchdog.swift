@@ -26,7 +26,10 @@ extension Pipeline {
                 guard let self else { return }
                 let now = LuaWorker.now
                 for (index, worker) in self.workers.enumerated() {
-                    if let stall = worker.stalled(now: now) { self.abandon(stall, worker: index) }
+                    if let stall = worker.stalled(now: now) {
+                        self.abandon(stall, worker: index, reason: "ttl exceeded", message:
+                            "a handler is stuck in a C call past its ttl: its attempt is recorded as aborted (ttl exceeded) and the runner exits for its process manager to restart it")
+                    }
                 }
             }
         }
@@ -34,8 +37,37 @@ extension Pipeline {
         thread.start()
     }
 
-    private func abandon(_ stall: LuaWorker.Execution, worker: Int) -> Never {
+    /// At shutdown, for jobs whose VM was running them: cancelled (their outcome is written as
+    /// `released`); a VM still in one `LuaWorker.stallGrace` later is stuck in C, and that
+    /// attempt is recorded as `aborted` and counted, as the watchdog does.
+    func settle(_ executing: [InFlight]) {
+        for item in executing { workers[item.worker].cancel(jobID: item.id) }
+        let deadline = Date().addingTimeInterval(LuaWorker.stallGrace)
+        while Date() < deadline {
+            cond.lock()
+            let pending = executing.contains { running[$0.id] != nil }
+            cond.unlock()
+            if !pending { return }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        for item in executing {
+            guard let e = workers[item.worker].current, e.jobID == item.id else { continue }
+            cond.lock()
+            releasing.remove(item.id)
+            cond.unlock()
+            abandon(e, worker: item.worker, reason: "stuck in a C call at shutdown", message:
+                "a handler stuck in a C call did not stop at shutdown: its attempt is recorded as aborted and the runner exits")
+        }
+    }
+
+    private func abandon(_ stall: LuaWorker.Execution, worker: Int, reason: String, message: Logger.Message) -> Never {
         cond.lock()
+        if abandoning {
+            // The other caller exits the process.
+            cond.unlock()
+            while true { Thread.sleep(forTimeInterval: 1) }
+        }
+        abandoning = true
         let item = stall.jobID.flatMap { running[$0] }
         let others = running.values.filter { $0.id != stall.jobID }
         cond.unlock()
@@ -47,7 +79,7 @@ extension Pipeline {
             meta["attempt"] = .stringConvertible(stall.attempt)
         }
         if let item {
-            let result = ExecResult(jobID: item.id, attempt: item.attempt, outcome: .aborted(reason: "ttl exceeded"),
+            let result = ExecResult(jobID: item.id, attempt: item.attempt, outcome: .aborted(reason: reason),
                                     startedAt: item.startedAt, finishedAt: now)
             let c = completion(for: result, of: item)
             completions.append(c)
@@ -59,9 +91,7 @@ extension Pipeline {
         if !completions.isEmpty {
             do { _ = try store.jobCompleteMany(completions) } catch { meta["store_error"] = "\(error)" }
         }
-        logger.critical(
-            "a handler is stuck in a C call past its ttl: its attempt is recorded as aborted (ttl exceeded) and the runner exits for its process manager to restart it",
-            metadata: meta)
+        logger.critical(message, metadata: meta)
         exit(Self.stalledExitStatus)
     }
 }

@@ -282,4 +282,26 @@ import Glibc
         runner.signal(SIGTERM)
         #expect(runner.waitForExit(30) == 0)
     }
+
+    /// SIGTERM while a handler is stuck in C: the other running job (a Lua loop) is released,
+    /// the stuck attempt is recorded and counted (so restarts cannot loop on it), exit 70.
+    @Test func shutdownWithAStuckHandler() throws {
+        let p = try Project(config: Self.config.replacingOccurrences(of: "threads = 1", with: "threads = 2"), tasks: [
+            "poison.lua": Self.task("return " + Self.backtracking, ttl: "60s", attempts: 2),
+            "spin.lua": Self.task("while true do end", ttl: "60s", attempts: 2),
+        ])
+        let poison = try p.opsEnqueue("poison")
+        let spin = try p.opsEnqueue("spin")
+        let runner = try OpsRunner(p)
+        try p.opsWaitFor(poison, "running", timeout: 30)
+        try p.opsWaitFor(spin, "running", timeout: 30)
+        runner.signal(SIGTERM)
+        #expect(runner.waitForExit(30) == 70, "\(runner.stderr)")
+        let stuck = try #require(try p.opsJob(poison))
+        #expect(stuck["state"]?.stringValue == "retrying", "\(stuck)")
+        #expect(stuck["runs"]?.array.first?["outcome"]?.stringValue == "aborted")
+        let spun = try #require(try p.opsJob(spin))
+        #expect(spun["state"]?.stringValue == "queued", "\(spun)")
+        #expect(spun["runs"]?.array.first?["outcome"]?.stringValue == "released")
+    }
 }
