@@ -1,6 +1,7 @@
 #include "CLuaShim.h"
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct crescent_vm {
@@ -99,6 +100,27 @@ double crescent_monotonic(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static const char *abort_message(int reason) {
+    switch (reason) {
+    case CRESCENT_ABORT_CANCEL: return "cancelled";
+    case CRESCENT_ABORT_MEMORY: return "memory limit exceeded";
+    default: return "ttl exceeded";
+    }
+}
+
+static void crescent_hook(lua_State *L, lua_Debug *ar);
+
+/* Raises the abort of the current attempt in L and makes every later instruction raise
+ * it again, so pcall cannot swallow it. */
+static int raise_abort(lua_State *L, crescent_vm *vm, int reason) {
+    lua_sethook(L, crescent_hook, LUA_MASKCOUNT, 1);
+    int saved = vm->enforce;
+    vm->enforce = 0;
+    lua_pushstring(L, abort_message(reason));
+    vm->enforce = saved;
+    return lua_error(L);
+}
+
 static void crescent_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     crescent_vm *vm = vm_of(L);
@@ -110,12 +132,123 @@ static void crescent_hook(lua_State *L, lua_Debug *ar) {
         reason = atomic_load(&c->reason);
     }
     if (reason == CRESCENT_ABORT_NONE) return;
-    /* Past the deadline: every instruction raises, so pcall cannot swallow it. */
-    lua_sethook(L, crescent_hook, LUA_MASKCOUNT, 1);
-    vm->enforce = 0;
-    lua_pushstring(L, reason == CRESCENT_ABORT_CANCEL ? "cancelled" : "ttl exceeded");
-    vm->enforce = 1;
-    lua_error(L);
+    raise_abort(L, vm, reason);
+}
+
+/* After a host call (memory cap not enforced while Swift works): the call's allocations
+ * past the cap, and the deadline, end the attempt. Returns the reason, or NONE. */
+static int check_after_host(crescent_vm *vm) {
+    crescent_ctl *c = vm->current;
+    if (!c) return CRESCENT_ABORT_NONE;
+    if (vm->used > vm->limit) crescent_ctl_request_abort(c, CRESCENT_ABORT_MEMORY);
+    else if (crescent_monotonic() >= c->deadline) crescent_ctl_request_abort(c, CRESCENT_ABORT_TTL);
+    return atomic_load(&c->reason);
+}
+
+/* host.memcheck(): called by the sandbox's pcall/xpcall/coroutine.resume when they catch
+ * "not enough memory". If the allocator refused memory since the attempt last resumed,
+ * the memory error ends the attempt, whatever catches it. */
+static int crescent_memcheck(lua_State *L) {
+    crescent_vm *vm = vm_of(L);
+    if (vm->refused && vm->current) {
+        crescent_ctl_request_abort(vm->current, CRESCENT_ABORT_MEMORY);
+        return raise_abort(L, vm, atomic_load(&vm->current->reason));
+    }
+    return 0;
+}
+
+void crescent_push_memcheck(lua_State *L) { lua_pushcfunction(L, crescent_memcheck); }
+
+void crescent_thread_set_tag(lua_State *L, uint64_t tag) {
+    memcpy(lua_getextraspace(L), &tag, sizeof tag < LUA_EXTRASPACE ? sizeof tag : LUA_EXTRASPACE);
+}
+
+uint64_t crescent_thread_tag(lua_State *L) {
+    uint64_t tag = 0;
+    memcpy(&tag, lua_getextraspace(L), sizeof tag < LUA_EXTRASPACE ? sizeof tag : LUA_EXTRASPACE);
+    return tag;
+}
+
+/* ---- Argument checks on library calls that loop in C without the count hook ---- */
+
+/* Calls the original library function (upvalue 1) with the same arguments. */
+static int call_original(lua_State *L) {
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* At most this many table elements fit in the VM's memory cap (16 bytes a slot). */
+static lua_Unsigned max_elements(lua_State *L) { return (lua_Unsigned)(vm_of(L)->limit / 16); }
+
+static int guard_rep(lua_State *L) {
+    size_t l, lsep;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n > 0) {
+        if (l + lsep == 0) {
+            lua_pushliteral(L, "");
+            return 1;
+        }
+        size_t cap = vm_of(L)->limit;
+        if ((lua_Unsigned)n > cap / (l + lsep)) {
+            return luaL_error(L, "string.rep: the result would be about %f bytes, more than the memory limit of %I bytes",
+                              (double)n * (double)(l + lsep), (lua_Integer)cap);
+        }
+    }
+    return call_original(L);
+}
+
+static int guard_move(lua_State *L) {
+    lua_Integer f = luaL_checkinteger(L, 2);
+    lua_Integer e = luaL_checkinteger(L, 3);
+    luaL_checkinteger(L, 4);
+    if (e >= f) {
+        lua_Unsigned count = (lua_Unsigned)e - (lua_Unsigned)f + 1;
+        if (count == 0 || count > max_elements(L)) {
+            return luaL_error(L, "table.move: %I..%I is more elements than the memory limit can hold", f, e);
+        }
+    }
+    return call_original(L);
+}
+
+/* table.insert(t, pos, v) and table.remove(t, pos) shift every element up to #t. */
+static int guard_shift(lua_State *L, const char *what) {
+    if (lua_type(L, 1) != LUA_TTABLE) return call_original(L);
+    lua_Integer n = luaL_len(L, 1);
+    if (n > 0 && (lua_Unsigned)n > max_elements(L)) {
+        return luaL_error(L, "%s: a length of %I is more elements than the memory limit can hold", what, n);
+    }
+    return call_original(L);
+}
+static int guard_insert(lua_State *L) {
+    if (lua_gettop(L) < 3) return call_original(L);
+    return guard_shift(L, "table.insert");
+}
+static int guard_remove(lua_State *L) { return guard_shift(L, "table.remove"); }
+
+static int guard_concat(lua_State *L) {
+    if (lua_type(L, 1) != LUA_TTABLE) return call_original(L);
+    lua_Integer i = luaL_optinteger(L, 3, 1);
+    lua_Integer j = lua_isnoneornil(L, 4) ? luaL_len(L, 1) : luaL_checkinteger(L, 4);
+    if (j >= i) {
+        lua_Unsigned count = (lua_Unsigned)j - (lua_Unsigned)i + 1;
+        if (count == 0 || count > max_elements(L)) {
+            return luaL_error(L, "table.concat: %I..%I is more elements than the memory limit can hold", i, j);
+        }
+    }
+    return call_original(L);
+}
+
+static void guard(lua_State *L, const char *lib, const char *name, lua_CFunction fn) {
+    lua_getglobal(L, lib);
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
 }
 
 void crescent_arm_hook(lua_State *co) { lua_sethook(co, crescent_hook, LUA_MASKCOUNT, 1000); }
@@ -129,6 +262,13 @@ static int open_libs(lua_State *L) {
     luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 1);
     luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 1);
     lua_settop(L, 0);
+    /* In the library tables themselves: strings' methods reach them through the string
+     * metatable, and every task's copies are taken from them. */
+    guard(L, LUA_STRLIBNAME, "rep", guard_rep);
+    guard(L, LUA_TABLIBNAME, "move", guard_move);
+    guard(L, LUA_TABLIBNAME, "insert", guard_insert);
+    guard(L, LUA_TABLIBNAME, "remove", guard_remove);
+    guard(L, LUA_TABLIBNAME, "concat", guard_concat);
     return 0;
 }
 
@@ -175,6 +315,8 @@ static int crescent_trampoline(lua_State *L) {
     int r = crescent_dispatch(L, fn);
     if (r == CRESCENT_RAISE) add_where(L);
     vm->enforce = saved;
+    int reason = check_after_host(vm);
+    if (reason != CRESCENT_ABORT_NONE) return raise_abort(L, vm, reason);
     if (r >= 0) return r;
     if (r == CRESCENT_YIELD) {
         int base = lua_gettop(L);

@@ -58,6 +58,9 @@ func checkOptionKeys(_ L: LuaState, _ index: Int32, allowed: [String], call: Str
 
 extension LuaVM {
     func dispatch(_ L: LuaState, _ fn: HostFunction) -> Int32 {
+        let previous = callingState
+        callingState = L
+        defer { callingState = previous }
         do {
             switch fn {
             case .jsonEncode: return try JSONAPI.encode(self, L)
@@ -83,9 +86,14 @@ extension LuaVM {
         }
     }
 
-    /// The running attempt, for host calls that only make sense inside a handler.
+    /// The running attempt, for host calls that only make sense inside a handler. The call
+    /// must come from that attempt's own coroutines: one created by another job (kept in a
+    /// task file's upvalues) or while a task file loaded cannot act for the running one.
     func requireAttempt(_ what: String) throws(HostError) -> Attempt {
         guard let a = current else { throw HostError("\(what) is only available inside a handler") }
+        if let L = callingState, crescent_thread_tag(L) != a.serial {
+            throw HostError("\(what) cannot be called from a coroutine created outside this job's attempt")
+        }
         return a
     }
 

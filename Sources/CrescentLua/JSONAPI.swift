@@ -5,7 +5,8 @@ import CrescentCore
 /// `json.encode(v)`, `json.decode(s)` and `json.null`.
 ///
 /// An empty Lua table encodes as `{}`; a table with keys 1..n as an array. JSON null
-/// decodes to `json.null` (so arrays keep their positions).
+/// decodes to `json.null` (so arrays keep their positions). Decoding counts against the VM's
+/// memory cap.
 enum JSONAPI {
     static func encode(_ vm: LuaVM, _ L: LuaState) throws(HostError) -> Int32 {
         let value: JSONValue
@@ -15,11 +16,12 @@ enum JSONAPI {
     }
 
     static func decode(_ vm: LuaVM, _ L: LuaState) throws(HostError) -> Int32 {
-        guard let text = luaString(L, 1) else {
+        guard lua_type(L, 1) == LUA_TSTRING else {
             throw HostError("json.decode: expected a string, got \(TaskValidation.describe(L, 1))")
         }
+        // Straight into Lua values, counted against the VM's memory cap as they are made.
         do {
-            LuaJSON.push(L, try JSONValue.decode(text))
+            try LuaJSON.decode(L, 1, limit: max(vm.config.memoryLimit, 1 << 20))
         } catch {
             throw HostError("json.decode: \(error.message)")
         }

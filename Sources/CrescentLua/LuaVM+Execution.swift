@@ -25,6 +25,7 @@ extension LuaVM {
         }
         a.coRef = luaRef(L)
         a.co = co
+        crescent_thread_set_tag(co, a.serial)
         crescent_arm_hook(co)
         luaPushRef(co, task.handlerRef)
         pushJob(co, job)
@@ -73,10 +74,13 @@ extension LuaVM {
         lua_pushinteger(co, lua_Integer(job.priority)); luaSetField(co, -2, "priority")
         lua_pushinteger(co, lua_Integer(job.maxAttempts)); luaSetField(co, -2, "max_attempts")
         if let s = job.scheduledFor { luaPush(co, TimeText.format(s)); luaSetField(co, -2, "scheduled_for") }
-        // Args are decoded on first access to job.args (the metatable's __index).
-        luaPushRef(co, jobMTRef)
+        // Args are decoded on first access to job.args (the metatable's __index), from a
+        // weak table the job's code cannot reach.
+        luaPushRef(co, jobArgsRef)
+        lua_pushvalue(co, -2)
         luaPush(co, job.args)
         lua_rawset(co, -3)
+        crescent_pop(co, 1)
         luaPushRef(co, jobMTRef)
         lua_setmetatable(co, -2)
     }
@@ -85,8 +89,14 @@ extension LuaVM {
         guard let co = a.co else { return }
         var nres: Int32 = 0
         current = a
-        let status = resume(co, ctl: a.ctl, nargs: nargs, nres: &nres)
+        let status = resume(co, ctl: a.ctl, tag: a.serial, nargs: nargs, nres: &nres)
         current = nil
+        // Ended by an abort (the hook's, or a host call's check) or past its deadline.
+        if status == LUA_OK || status == LUA_YIELD, let reason = abortReason(a) {
+            if status == LUA_YIELD { crescent_pop(co, nres) }
+            finish(a, .aborted(reason: reason))
+            return
+        }
         switch status {
         case LUA_YIELD:
             crescent_pop(co, nres)
@@ -138,12 +148,19 @@ extension LuaVM {
         }
     }
 
-    private func errorOutcome(_ a: Attempt, _ co: LuaState, status: Int32) -> ExecOutcome {
+    /// Why the attempt must end now, whatever its coroutine did: an abort was requested, or
+    /// its deadline has passed (checked again here, at the end of the handler).
+    private func abortReason(_ a: Attempt) -> String? {
         switch crescent_ctl_reason(a.ctl) {
-        case CRESCENT_ABORT_TTL: return .aborted(reason: "ttl exceeded")
-        case CRESCENT_ABORT_CANCEL: return .aborted(reason: "cancelled")
-        default: break
+        case CRESCENT_ABORT_TTL: return "ttl exceeded"
+        case CRESCENT_ABORT_CANCEL: return "cancelled"
+        case CRESCENT_ABORT_MEMORY: return "memory limit exceeded"
+        default: return crescent_monotonic() >= a.deadline ? "ttl exceeded" : nil
         }
+    }
+
+    private func errorOutcome(_ a: Attempt, _ co: LuaState, status: Int32) -> ExecOutcome {
+        if let reason = abortReason(a) { return .aborted(reason: reason) }
         let refused = crescent_vm_take_refused(L) != 0
         let message = errorText(co, -1)
         if status == LUA_ERRMEM || (refused && message.contains("not enough memory")) {

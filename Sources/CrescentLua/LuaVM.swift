@@ -30,11 +30,16 @@ final class LuaVM {
 
     /// The attempt whose coroutine is running (nil while loading files or idle).
     var current: Attempt?
+    /// The Lua thread of the host call being dispatched.
+    var callingState: LuaState?
     var modules: [String: TaskSnapshot.File] = [:]
+    /// Called before each task file runs (the loader's watch on loads stuck in C).
+    var onFileStart: ((TaskSnapshot.File) -> Void)?
     private(set) var tasks: [String: InstalledTask] = [:]
 
     private(set) var makeEnvRef: Int32 = LUA_NOREF
     private(set) var jobMTRef: Int32 = LUA_NOREF
+    private(set) var jobArgsRef: Int32 = LUA_NOREF
     private(set) var snoozeMTRef: Int32 = LUA_NOREF
     private(set) var discardMTRef: Int32 = LUA_NOREF
     private(set) var uniqueFnsRef: Int32 = LUA_NOREF
@@ -77,6 +82,8 @@ final class LuaVM {
         }
         crescent_push_null(L)
         luaSetField(L, -2, "null")
+        crescent_push_memcheck(L)
+        luaSetField(L, -2, "memcheck")
         // env data
         lua_createtable(L, 0, Int32(clamping: config.env.count))
         for (k, v) in config.env {
@@ -89,6 +96,7 @@ final class LuaVM {
         let t = lua_gettop(L)
         luaGetField(L, t, "make_env"); makeEnvRef = luaRef(L)
         luaGetField(L, t, "jobmt"); jobMTRef = luaRef(L)
+        luaGetField(L, t, "jobargs"); jobArgsRef = luaRef(L)
         luaGetField(L, t, "snoozemt"); snoozeMTRef = luaRef(L)
         luaGetField(L, t, "discardmt"); discardMTRef = luaRef(L)
         luaGetField(L, t, "unique_fns"); uniqueFnsRef = luaRef(L)
@@ -99,13 +107,16 @@ final class LuaVM {
     /// Bytes the VM holds now.
     var memoryUsed: Int { crescent_vm_used(L) }
 
-    /// Runs a coroutine with the memory cap enforced and `ctl`'s deadline watched.
-    func resume(_ co: LuaState, ctl: OpaquePointer, nargs: Int32, nres: inout Int32) -> Int32 {
+    /// Runs a coroutine with the memory cap enforced and `ctl`'s deadline watched. `tag` is
+    /// the attempt's serial (0 outside attempts): coroutines created meanwhile carry it.
+    func resume(_ co: LuaState, ctl: OpaquePointer, tag: UInt64 = 0, nargs: Int32, nres: inout Int32) -> Int32 {
         _ = crescent_vm_take_refused(L)
         crescent_vm_set_current(L, ctl)
+        crescent_thread_set_tag(L, tag)
         crescent_vm_set_enforce(L, 1)
         let status = lua_resume(co, L, nargs, &nres)
         crescent_vm_set_enforce(L, 0)
+        crescent_thread_set_tag(L, 0)
         crescent_vm_set_current(L, nil)
         return status
     }
@@ -130,6 +141,13 @@ final class LuaVM {
         var fresh: [String: InstalledTask] = [:]
         var brokenFiles: Set<String> = []
         for file in snapshot.files {
+            if snapshot.stalled.contains(file.displayPath) {
+                errors.append(TaskLoadError(file: file.displayPath, line: nil,
+                                            message: "load did not finish within \(DurationText.format(config.loadTimeLimit))"))
+                brokenFiles.insert(file.displayPath)
+                continue
+            }
+            onFileStart?(file)
             switch loadTaskFile(file) {
             case .failed(let error):
                 errors.append(error)

@@ -41,6 +41,40 @@ public final class LuaWorker: @unchecked Sendable {
     private var nextSerial: UInt64 = 0
     private var nextToken: UInt64 = 0
     private let loopThread = Mutex<pthread_t?>(nil)
+    /// The attempt whose coroutine the loop is running now, for the watchdog (any thread).
+    private let executing = Mutex<Execution?>(nil)
+
+    /// What the loop is running: an attempt's coroutine, or a task's `unique.by` function.
+    public struct Execution: Sendable {
+        public var jobID: Int64?
+        public var task: String
+        public var attempt: Int
+        /// Monotonic seconds (`LuaWorker.now`) by which the VM should have come back.
+        public var deadline: Double
+    }
+
+    /// How long past its deadline the VM may stay in one call (a C call the count hook cannot
+    /// stop, such as a pathological pattern) before `stalled` reports it.
+    public static let stallGrace = 3.0
+
+    /// Monotonic seconds, the clock of `Execution.deadline`.
+    public static var now: Double { crescent_monotonic() }
+
+    /// What the loop runs now, if anything.
+    public var current: Execution? { executing.withLock { $0 } }
+
+    /// The execution the loop has been stuck in since `stallGrace` past its deadline (nil if
+    /// none). Such a thread cannot be stopped: the runtime decides what to do (see Pipeline).
+    public func stalled(now: Double = crescent_monotonic()) -> Execution? {
+        executing.withLock { e in e.flatMap { now >= $0.deadline + Self.stallGrace ? $0 : nil } }
+    }
+
+    private func watched(_ a: Attempt, _ body: () -> Void) {
+        let job = a.request.job
+        executing.withLock { $0 = Execution(jobID: job.id, task: job.task, attempt: job.attempt, deadline: a.deadline) }
+        body()
+        executing.withLock { $0 = nil }
+    }
 
     private enum Message {
         case submit(ExecRequest, @Sendable (ExecResult) -> Void)
@@ -116,6 +150,10 @@ public final class LuaWorker: @unchecked Sendable {
     /// canonical args JSON, computed in this VM. Usable from any thread.
     public func uniqueKey(task: String, args: String) throws -> String? {
         let result: Result<String?, CrescentError>? = onLoop {
+            self.executing.withLock {
+                $0 = Execution(jobID: nil, task: task, attempt: 0, deadline: crescent_monotonic() + self.config.loadTimeLimit)
+            }
+            defer { self.executing.withLock { $0 = nil } }
             do throws(CrescentError) { return .success(try self.vm.uniqueKey(task: task, args: args)) } catch { return .failure(error) }
         }
         guard let result else { throw CrescentError.failed("the Lua worker has stopped") }
@@ -214,11 +252,11 @@ public final class LuaWorker: @unchecked Sendable {
             controls[request.job.id] = a.ctl
             controlsLock.unlock()
             a.ttlTimer = timers.push(time: a.deadline, serial: a.serial, token: 0)
-            vm.start(a, finish: finish)
+            watched(a) { vm.start(a, finish: finish) }
         case .resume(let serial, let token, let payload):
             guard let a = attempts[serial], a.waitToken == token, token != 0 else { return }
             a.waitToken = 0
-            vm.resume(a, with: payload, finish: finish)
+            watched(a) { vm.resume(a, with: payload, finish: finish) }
         case .cancel(let jobID):
             guard let serial = attemptByJob[jobID], let a = attempts[serial] else { return }
             finish(a, .aborted(reason: "cancelled"))
@@ -250,7 +288,7 @@ public final class LuaWorker: @unchecked Sendable {
             } else if a.waitToken == timer.token {
                 a.waitToken = 0
                 a.sleepTimer = nil
-                vm.resume(a, with: .nothing, finish: finish)
+                watched(a) { vm.resume(a, with: .nothing, finish: finish) }
             }
         }
     }

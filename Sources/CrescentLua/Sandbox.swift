@@ -2,8 +2,15 @@
 ///
 /// It receives the host functions and the `[env]` values, and returns what the Swift
 /// side anchors in the registry: `make_env` (a fresh allow-listed `_ENV` for one task
-/// file), the job metatable, the snooze/discard marker metatables and the table of
-/// `unique.by` functions that `queue.push` consults. Nothing here is stored in globals.
+/// file), the job metatable and the weak table of jobs' raw args, the snooze/discard marker
+/// metatables and the table of `unique.by` functions that `queue.push` consults. Nothing
+/// here is stored in globals.
+///
+/// What one task can reach is its own: every `_ENV` has its own copies of the libraries and
+/// its own read-only `env` proxy; the shared metatables (jobs, HTTP responses, markers,
+/// strings) are hidden behind `__metatable`, and a job's raw args are kept outside the job
+/// table. `setmetatable` refuses `__gc`: finalizers run with the count hook off, inside
+/// whichever attempt happens to be running, so task code gets none.
 enum Sandbox {
     static let prelude = #"""
 local host, envdata = ...
@@ -16,11 +23,11 @@ local json = { encode = host.json_encode, decode = host.json_decode, null = host
 local log = { debug = host.log_debug, info = host.log_info, warn = host.log_warn, error = host.log_error }
 local store = { get = host.store_get, set = host.store_set, delete = host.store_delete, incr = host.store_incr }
 
-local envproxy = setmetatable({}, {
+local envmt = {
   __index = envdata,
   __newindex = function() error("env is read-only", 2) end,
   __metatable = false,
-})
+}
 
 local unique_fns = {}
 local raw_push = host.queue_push
@@ -37,7 +44,7 @@ local queue = {
 }
 
 local decode = host.json_decode
-local resmt = { __index = { json = function(self) return decode(self.body) end } }
+local resmt = { __index = { json = function(self) return decode(self.body) end }, __metatable = false }
 local raw_request = host.http_request
 local function request(opts)
   if type(opts) ~= "table" then error("http.request expects a table of options", 2) end
@@ -70,19 +77,34 @@ local jobmethods = {
     return setmetatable({ reason = reason == nil and "discarded" or tostring(reason) }, discardmt)
   end,
 }
+-- job table -> its args as JSON text, until job.args is first read (then decoded into the job).
+local jobargs = setmetatable({}, { __mode = "k" })
 local jobmt = {}
 jobmt.__index = function(t, k)
   if k == "args" then
-    local raw = rawget(t, jobmt)
+    local raw = jobargs[t]
     local a
     if raw == nil or raw == "{}" then a = {} else a = decode(raw) end
     rawset(t, "args", a)
-    rawset(t, jobmt, nil)
+    jobargs[t] = nil
     return a
   end
   return jobmethods[k]
 end
 jobmt.__metatable = false
+
+local memcheck, memmsg = host.memcheck, "not enough memory"
+local function caught(ok, ...)
+  if not ok and (...) == memmsg then memcheck() end
+  return ok, ...
+end
+local rawpcall, rawxpcall, rawresume = pcall, xpcall, coroutine.resume
+local function safe_setmetatable(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("setmetatable: __gc metamethods (finalizers) are not allowed in task code", 2)
+  end
+  return setmetatable(t, mt)
+end
 
 local basenames = {
   "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset",
@@ -90,6 +112,10 @@ local basenames = {
 }
 local base = {}
 for _, n in ipairs(basenames) do base[n] = G[n] end
+base.setmetatable = safe_setmetatable
+-- A memory error ends the attempt even when the handler catches it.
+base.pcall = function(...) return caught(rawpcall(...)) end
+base.xpcall = function(...) return caught(rawxpcall(...)) end
 local libs = { string = string, table = table, math = math, utf8 = utf8, coroutine = coroutine }
 local ostime, osclock, osdate = os.time, os.clock, os.date
 local loadlib, now, sleep = host.loadlib, host.now, host.sleep
@@ -104,10 +130,11 @@ end
 local function make_env()
   local env = copy(base)
   for n, t in pairs(libs) do env[n] = copy(t) end
+  env.coroutine.resume = function(...) return caught(rawresume(...)) end
   env.os = { time = ostime, clock = osclock, date = osdate }
   env.json, env.log, env.store = copy(json), copy(log), copy(store)
   env.queue, env.http = copy(queue), copy(http)
-  env.env, env.now, env.sleep = envproxy, now, sleep
+  env.env, env.now, env.sleep = setmetatable({}, envmt), now, sleep
   env._G = env
   env.collectgarbage = function(opt, ...)
     if opt == nil or opt == "collect" or opt == "count" or opt == "step" then return collect(opt, ...) end
@@ -143,6 +170,6 @@ getmetatable("").__metatable = false
 -- Nothing dangerous stays reachable from the main state's globals either.
 for _, n in ipairs({ "io", "debug", "package", "require", "dofile", "loadfile", "load", "os" }) do G[n] = nil end
 
-return { make_env = make_env, jobmt = jobmt, snoozemt = snoozemt, discardmt = discardmt, unique_fns = unique_fns }
+return { make_env = make_env, jobmt = jobmt, jobargs = jobargs, snoozemt = snoozemt, discardmt = discardmt, unique_fns = unique_fns }
 """#
 }

@@ -6,7 +6,7 @@ import Foundation
 /// Files under `tasks/lib/` are modules for `require` (`tasks/lib/sub/y.lua` is
 /// `require("sub.y")`); every other file defines one task.
 public struct TaskSnapshot: Sendable {
-    public struct File: Sendable, Equatable {
+    public struct File: Sendable, Hashable {
         /// Path relative to the tasks dir, e.g. `mail/digest.lua`.
         public var relativePath: String
         /// Path shown in errors and chunk names, e.g. `tasks/mail/digest.lua`.
@@ -26,6 +26,9 @@ public struct TaskSnapshot: Sendable {
     public var modules: [String: File]
     /// Files that could not be read.
     public var readErrors: [TaskLoadError]
+    /// Task files (display paths) whose load did not finish within the time limit: a VM
+    /// installing this snapshot reports them as broken without running them again.
+    public var stalled: Set<String> = []
 
     public init(version: Int, files: [File] = [], modules: [String: File] = [:], readErrors: [TaskLoadError] = []) {
         self.version = version; self.files = files; self.modules = modules; self.readErrors = readErrors

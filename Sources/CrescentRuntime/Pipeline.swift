@@ -75,9 +75,13 @@ public final class Pipeline: @unchecked Sendable {
     /// Tasks whose jobs were claimed while their file was missing; left alone until they return.
     private var missingTasks: Set<String> = []    // guarded by cond
 
-    private let cond = NSCondition()
+    let cond = NSCondition()
     private var queues: [QueueSlot] = []          // guarded by cond
-    private var running: [Int64: InFlight] = [:]  // guarded by cond
+    var running: [Int64: InFlight] = [:]          // guarded by cond
+    /// Jobs a shutdown cancelled while their VM was running them: their outcome is written as `released`.
+    var releasing: Set<Int64> = []                // guarded by cond
+    /// A stuck VM is being handled (see Pipeline+Watchdog); the process is about to exit.
+    var abandoning = false                        // guarded by cond
     private var workerLoad: [Int]                 // guarded by cond
     private var started = 0                       // guarded by cond
     private var results: [ExecResult] = []        // guarded by cond
@@ -122,6 +126,7 @@ public final class Pipeline: @unchecked Sendable {
 
     public func start() {
         handoff.start()
+        startWatchdog()
         let thread = Thread { [self] in cycleLoop(); threadDone.signal() }
         thread.name = "crescent-pipeline"
         self.thread = thread
@@ -185,7 +190,15 @@ public final class Pipeline: @unchecked Sendable {
         }
         handoff.drain()  // finished jobs forgotten, so they are not released
         cond.lock()
-        let leftovers = Array(running.values)
+        // A job its VM is running right now is cancelled and released when its VM comes back;
+        // one stuck in C is recorded by `settle` (released, it would hang every next runner).
+        var executing: [InFlight] = []
+        let leftovers = running.values.filter { item in
+            guard let e = workers[item.worker].current, e.jobID == item.id else { return true }
+            executing.append(item)
+            releasing.insert(item.id)
+            return false
+        }
         cond.unlock()
 
         if !leftovers.isEmpty {
@@ -206,6 +219,8 @@ public final class Pipeline: @unchecked Sendable {
             cond.unlock()
             for item in leftovers { workers[item.worker].cancel(jobID: item.id) }
         }
+
+        if !executing.isEmpty { settle(executing) }
 
         cond.lock()
         finishing = true
@@ -250,6 +265,7 @@ public final class Pipeline: @unchecked Sendable {
             let batch = results
             results.removeAll(keepingCapacity: true)
             let items = batch.map { running[$0.jobID] }
+            let releasingNow = releasing.isEmpty ? nil : releasing
             // The slots this cycle's outcomes free are claimed again in the same transaction.
             var freed = [Int](repeating: 0, count: queues.count)
             for item in items { if let item { freed[item.queueIndex] += 1 } }
@@ -274,6 +290,11 @@ public final class Pipeline: @unchecked Sendable {
             completions.reserveCapacity(batch.count)
             for (result, item) in zip(batch, items) {
                 guard let item else { continue }  // released at shutdown already
+                if let releasingNow, releasingNow.contains(item.id) {
+                    completions.append(JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, startedAt: item.startedAt,
+                                                     finishedAt: result.finishedAt, outcome: .released))
+                    continue
+                }
                 completions.append(completion(for: result, of: item))
             }
 
@@ -466,7 +487,7 @@ public final class Pipeline: @unchecked Sendable {
         onFinished?(total)
     }
 
-    private func completion(for result: ExecResult, of item: InFlight) -> JobCompletion {
+    func completion(for result: ExecResult, of item: InFlight) -> JobCompletion {
         let now = result.finishedAt
         // Drawn only for failures: the jitter's random number is not free.
         var retryAt: Date? {

@@ -21,9 +21,11 @@ extension Config {
 
     /// Reads and validates the tasks directory into a fresh registry. With `store`, a task whose
     /// file fails to load now keeps the definition a runner last persisted (its last good version).
+    /// The snapshot returned has the files whose load got stuck marked (`stalled`), for VMs to skip.
     public func loadTasks(version: Int = 1, store: JobStore? = nil) -> (TaskSnapshot, TaskRegistry) {
-        let snapshot = TaskSnapshot.read(tasksDir: tasksDir, displayRoot: baseDir, version: version)
+        var snapshot = TaskSnapshot.read(tasksDir: tasksDir, displayRoot: baseDir, version: version)
         let set = TaskLoader.load(snapshot, config: luaConfig)
+        snapshot.stalled = set.stalled
         let registry = TaskRegistry()
         if let store { registry.install(definitions: TaskRegistry.persisted(in: store), errors: [], version: 0) }
         registry.install(definitions: set.definitions, errors: set.errors, version: version)
@@ -100,7 +102,10 @@ public final class Runner: @unchecked Sendable {
         let load: @Sendable (TaskSnapshot) -> Void = { [self] snapshot in
             let set = TaskLoader.load(snapshot, config: luaConfig)
             let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version)
-            for worker in allWorkers { _ = worker.install(snapshot) }
+            // Files whose load got stuck in a C call are not run again in the workers' VMs.
+            var checked = snapshot
+            checked.stalled = set.stalled
+            for worker in allWorkers { _ = worker.install(checked) }
             persist(registry, store)
             for error in installed.errors {
                 logger.error("task file failed to load; an earlier good version of its task, if any, keeps running", metadata: [

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- Status codes a Swift host function returns to the trampoline ---- */
 #define CRESCENT_RAISE (-1)   /* raise the value on top of the stack */
@@ -21,6 +22,7 @@
 #define CRESCENT_ABORT_NONE 0
 #define CRESCENT_ABORT_TTL 1
 #define CRESCENT_ABORT_CANCEL 2
+#define CRESCENT_ABORT_MEMORY 3
 
 /* Per-attempt control block: a deadline checked by the count hook, and an abort flag
  * any thread may set. */
@@ -54,7 +56,17 @@ double crescent_monotonic(void);
 /* Installs the count hook on a coroutine (every 1000 instructions). */
 void crescent_arm_hook(lua_State *co);
 
-/* Opens base, string, table, math, utf8, coroutine and os in protected mode. */
+/* host.memcheck for the sandbox's pcall, xpcall and coroutine.resume (see shim.c). */
+void crescent_push_memcheck(lua_State *L);
+
+/* A thread's tag (in its extra space): the serial of the attempt that created it. A new
+ * coroutine copies the main thread's tag, so the main thread carries the running
+ * attempt's serial while it runs. 0: none. */
+void crescent_thread_set_tag(lua_State *L, uint64_t tag);
+uint64_t crescent_thread_tag(lua_State *L);
+
+/* Opens base, string, table, math, utf8, coroutine and os in protected mode, with
+ * argument checks on string.rep, table.move/insert/remove/concat (bounded by the cap). */
 int crescent_open_libs(lua_State *L);
 
 /* Swift's dispatcher for host functions: returns a result count, CRESCENT_RAISE or

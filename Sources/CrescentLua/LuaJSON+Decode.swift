@@ -1,0 +1,236 @@
+import CLua
+import CLuaShim
+import CrescentCore
+
+extension LuaJSON {
+    struct DecodeError: Error { var message: String }
+
+    /// Parses the JSON text at stack index `index` straight into Lua values on top of the stack
+    /// (as `JSONValue.decode` followed by `push` would, without the tree in between). Memory is
+    /// counted as it goes: once the VM holds more than `limit` bytes, decoding stops with
+    /// "memory limit exceeded" (the trampoline then ends the attempt). The stack is left as it
+    /// was on error.
+    static func decode(_ L: LuaState, _ index: Int32, limit: Int) throws(DecodeError) {
+        var length = 0
+        guard let text = lua_tolstring(L, index, &length) else { throw DecodeError(message: "expected a string") }
+        let base = lua_gettop(L)
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: length)
+        var parser = LuaJSONParser(L: L, bytes: bytes, limit: limit)
+        do throws(DecodeError) {
+            parser.skipSpace()
+            try parser.value(depth: 0)
+            parser.skipSpace()
+            if parser.pos != bytes.count { throw parser.fail("unexpected text after the JSON value") }
+        } catch {
+            lua_settop(L, base)
+            throw error
+        }
+    }
+}
+
+private struct LuaJSONParser {
+    let L: LuaState
+    let bytes: UnsafeBufferPointer<UInt8>
+    let limit: Int
+    var pos = 0
+    var count = 0
+    var scratch: [UInt8] = []
+
+    init(L: LuaState, bytes: UnsafeBufferPointer<UInt8>, limit: Int) {
+        self.L = L; self.bytes = bytes; self.limit = limit
+    }
+
+    func fail(_ what: String) -> LuaJSON.DecodeError {
+        LuaJSON.DecodeError(message: "invalid JSON at offset \(pos): \(what)")
+    }
+
+    mutating func skipSpace() {
+        while pos < bytes.count, bytes[pos] == 0x20 || bytes[pos] == 0x0A || bytes[pos] == 0x0D || bytes[pos] == 0x09 { pos += 1 }
+    }
+
+    /// Every few hundred values, and after each container: the VM's memory against the cap.
+    mutating func counted(force: Bool = false) throws(LuaJSON.DecodeError) {
+        count += 1
+        guard force || count & 255 == 0 else { return }
+        if crescent_vm_used(L) > limit { throw LuaJSON.DecodeError(message: "memory limit exceeded") }
+    }
+
+    mutating func literal(_ word: StaticString) throws(LuaJSON.DecodeError) {
+        let n = word.utf8CodeUnitCount
+        guard pos + n <= bytes.count else { throw fail("unexpected character") }
+        for i in 0..<n where bytes[pos + i] != word.utf8Start[i] { throw fail("unexpected character") }
+        pos += n
+    }
+
+    mutating func value(depth: Int) throws(LuaJSON.DecodeError) {
+        guard depth < JSONValue.maxDepth else {
+            throw LuaJSON.DecodeError(message: "invalid JSON: nested deeper than \(JSONValue.maxDepth) levels")
+        }
+        guard pos < bytes.count else { throw fail("unexpected end of input") }
+        guard lua_checkstack(L, 4) != 0 else { throw fail("nested too deep") }
+        try counted()
+        switch bytes[pos] {
+        case UInt8(ascii: "{"):
+            pos += 1
+            lua_createtable(L, 0, 0)
+            skipSpace()
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return }
+            while true {
+                skipSpace()
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                try string()
+                skipSpace()
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                pos += 1
+                skipSpace()
+                try value(depth: depth + 1)
+                lua_rawset(L, -3)
+                skipSpace()
+                guard pos < bytes.count else { throw fail("unexpected end of input") }
+                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if bytes[pos] == UInt8(ascii: "}") { pos += 1; try counted(force: true); return }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            pos += 1
+            lua_createtable(L, 0, 0)
+            skipSpace()
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return }
+            var n: lua_Integer = 0
+            while true {
+                skipSpace()
+                try value(depth: depth + 1)
+                n += 1
+                lua_rawseti(L, -2, n)
+                skipSpace()
+                guard pos < bytes.count else { throw fail("unexpected end of input") }
+                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if bytes[pos] == UInt8(ascii: "]") { pos += 1; try counted(force: true); return }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""): try string()
+        case UInt8(ascii: "t"): try literal("true"); lua_pushboolean(L, 1)
+        case UInt8(ascii: "f"): try literal("false"); lua_pushboolean(L, 0)
+        case UInt8(ascii: "n"): try literal("null"); crescent_push_null(L)
+        default: try number()
+        }
+    }
+
+    func isDigit(at i: Int) -> Bool {
+        i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39
+    }
+
+    /// A number as RFC 8259 writes it: `-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?`.
+    mutating func number() throws(LuaJSON.DecodeError) {
+        let start = pos
+        var isInt = true
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        guard isDigit(at: pos) else {
+            if pos > start { throw fail("expected a digit after '-'") }
+            throw fail("unexpected character")
+        }
+        if bytes[pos] == UInt8(ascii: "0") {
+            pos += 1
+            if isDigit(at: pos) { throw fail("numbers cannot have leading zeros") }
+        } else {
+            while isDigit(at: pos) { pos += 1 }
+        }
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+            isInt = false
+            pos += 1
+            guard isDigit(at: pos) else { throw fail("expected a digit after '.'") }
+            while isDigit(at: pos) { pos += 1 }
+        }
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            isInt = false
+            pos += 1
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            guard isDigit(at: pos) else { throw fail("expected a digit in the exponent") }
+            while isDigit(at: pos) { pos += 1 }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+        if isInt, let i = Int64(text) { lua_pushinteger(L, lua_Integer(i)); return }
+        guard let d = Double(text), d.isFinite else { throw fail("number \(text) is out of range") }
+        lua_pushnumber(L, d)
+    }
+
+    mutating func hex4() throws(LuaJSON.DecodeError) -> UInt32 {
+        guard pos + 4 <= bytes.count else { throw fail("bad \\u escape") }
+        var v: UInt32 = 0
+        for i in 0..<4 {
+            let c = bytes[pos + i]
+            let d: UInt8
+            switch c {
+            case 0x30...0x39: d = c - 0x30
+            case 0x41...0x46: d = c - 0x41 + 10
+            case 0x61...0x66: d = c - 0x61 + 10
+            default: throw fail("bad \\u escape")
+            }
+            v = v << 4 | UInt32(d)
+        }
+        pos += 4
+        return v
+    }
+
+    /// Pushes the string at `pos` (an opening quote). Without escapes, straight from the text.
+    mutating func string() throws(LuaJSON.DecodeError) {
+        pos += 1
+        let start = pos
+        while pos < bytes.count, bytes[pos] != UInt8(ascii: "\""), bytes[pos] != UInt8(ascii: "\\"), bytes[pos] >= 0x20 { pos += 1 }
+        guard pos < bytes.count else { throw fail("unterminated string") }
+        if bytes[pos] == UInt8(ascii: "\"") {
+            pushBytes(UnsafeBufferPointer(rebasing: bytes[start..<pos]))
+            pos += 1
+            return
+        }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: bytes[start..<pos])
+        while true {
+            guard pos < bytes.count else { throw fail("unterminated string") }
+            let c = bytes[pos]
+            pos += 1
+            if c == UInt8(ascii: "\"") { break }
+            if c < 0x20 { throw fail("control character in string") }
+            if c != UInt8(ascii: "\\") { scratch.append(c); continue }
+            guard pos < bytes.count else { throw fail("unterminated string") }
+            let e = bytes[pos]
+            pos += 1
+            switch e {
+            case UInt8(ascii: "\""): scratch.append(0x22)
+            case UInt8(ascii: "\\"): scratch.append(0x5C)
+            case UInt8(ascii: "/"): scratch.append(0x2F)
+            case UInt8(ascii: "b"): scratch.append(0x08)
+            case UInt8(ascii: "f"): scratch.append(0x0C)
+            case UInt8(ascii: "n"): scratch.append(0x0A)
+            case UInt8(ascii: "r"): scratch.append(0x0D)
+            case UInt8(ascii: "t"): scratch.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if scalar >= 0xD800 && scalar < 0xDC00 {
+                    // A high surrogate pairs with a following low one; alone it is U+FFFD.
+                    let save = pos
+                    if pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
+                        pos += 2
+                        let low = try hex4()
+                        if low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            pos = save
+                            scalar = 0xFFFD
+                        }
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                }
+                let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                scratch.append(contentsOf: String(Character(u)).utf8)
+            default: throw fail("bad escape")
+            }
+        }
+        scratch.withUnsafeBufferPointer { pushBytes($0) }
+    }
+
+    func pushBytes(_ b: UnsafeBufferPointer<UInt8>) {
+        b.withMemoryRebound(to: CChar.self) { c in _ = lua_pushlstring(L, c.baseAddress, c.count) }
+    }
+}
