@@ -71,7 +71,7 @@ extension JSONValue {
 /// Sizes a job's data may reach; beyond them the call is refused with a clear error.
 public enum SizeLimits {
     /// A job's args as JSON text (`queue.push`, `crescent enqueue`, `POST /api/jobs`).
-    public static let args = 512 * 1024
+    public static let args = 64 * 1024
     /// One store value as JSON text (`store.set`).
     public static let storeValue = 1 << 20
     /// A handler's return value as JSON text.

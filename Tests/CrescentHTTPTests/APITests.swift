@@ -117,6 +117,18 @@ struct APITests {
         #expect(try f.store.jobCount(JobListParams(state: .queued)) == 1)
     }
 
+    @Test("POST /api/jobs refuses args over 64 KB with 400 naming the limit")
+    func argsOverTheLimit() async throws {
+        let f = try HTTPFixture()
+        let big = #"{"task": "mail/welcome", "args": {"blob": ""# + String(repeating: "x", count: SizeLimits.args) + "\"}}"
+        try await f.test { client in
+            let r = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonHeaders, body: body(big))
+            #expect(r.status == .badRequest)
+            #expect(r.json?["error"]?.stringValue?.contains("more than the 64 KB a job's args may hold") == true)
+        }
+        #expect(try f.store.jobCount(JobListParams()) == 0)
+    }
+
     @Test("POST /api/jobs for an unknown task is 404")
     func enqueueUnknownTask() async throws {
         let f = try HTTPFixture()

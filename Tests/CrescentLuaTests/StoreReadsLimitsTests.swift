@@ -102,7 +102,7 @@ private func failure(_ r: ExecResult?) -> String? {
         let (worker, _) = try fx.worker()
         defer { worker.shutdown() }
         let big = try #require(run(worker, makeJob(task: "big")))
-        #expect(failure(big)?.contains("more than the 512 KB a job's args may hold") == true)
+        #expect(failure(big)?.contains("more than the 64 KB a job's args may hold") == true)
         let many = try #require(run(worker, makeJob(task: "many")))
         #expect(succeeded(many)?.stringValue?.contains("queue.push: one attempt may push at most \(SizeLimits.pushesPerAttempt) jobs") == true)
         #expect(many.pushes.count == SizeLimits.pushesPerAttempt)
@@ -137,7 +137,7 @@ private func failure(_ r: ExecResult?) -> String? {
                 return errors[1]
                 """),
             "pushes.lua": task("""
-                for i = 1, 40 do queue.push("s", { blob = ("x"):rep(500000) }) end
+                for i = 1, 400 do queue.push("s", { blob = ("x"):rep(60000) }) end
                 """),
         ])
         let (worker, _) = try fx.worker(memory: 16 << 20)

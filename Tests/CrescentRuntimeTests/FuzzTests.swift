@@ -424,11 +424,21 @@ struct Mutator {
             #expect(throws: CrescentError.self) { try enqueuer.enqueue(.init(task: "t", args: text)) }
             refused += 1
         }
+        // Args over the size limit are refused with its name; args of exactly the limit go in.
         let huge = JSONValue.object(["s": .string(String(repeating: "x", count: 5_000_000))]).encoded()
-        let hugeID = try enqueuer.enqueue(.init(task: "t", args: huge)).id
-        inserted.insert(hugeID)
+        tried += 1
+        #expect {
+            try enqueuer.enqueue(.init(task: "t", args: huge))
+        } throws: { error in
+            "\(error)".contains("more than the \(SizeLimits.describe(SizeLimits.args)) a job's args may hold")
+        }
+        refused += 1
+        let largest = JSONValue.object(["s": .string(String(repeating: "x", count: SizeLimits.args - 8))]).encoded()
+        #expect(largest.utf8.count == SizeLimits.args)
+        let largestID = try enqueuer.enqueue(.init(task: "t", args: largest)).id
+        inserted.insert(largestID)
         tried += 1; accepted += 1
-        #expect(try store.jobGet(id: hugeID)?.args == huge)
+        #expect(try store.jobGet(id: largestID)?.args == largest)
 
         let stored = try store.jobCounts().reduce(0) { $0 + $1.count }
         print("enqueue fuzz: \(tried) requests, \(accepted) inserted, \(duplicates) duplicates, \(refused) refused, \(stored) jobs stored, 0 crashes")
