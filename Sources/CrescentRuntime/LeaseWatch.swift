@@ -23,7 +23,9 @@ struct LeaseWatch {
 
     init(lease: Double) {
         self.lease = lease
-        self.maxGap = lease / 2
+        // Heartbeats come every lease/3 at most: two may be late before this process stops
+        // claiming, and it stops well before another process could find its lease expired.
+        self.maxGap = lease * 2 / 3
     }
 
     /// A heartbeat committed at `now`.

@@ -117,11 +117,16 @@ import Glibc
             #expect(r.code == 2)
             #expect(r.stderr.contains("JSON"), "\(r.stderr)")
         }
-        let big = "{\"s\": \"\(String(repeating: "é", count: 60_000))\"}"
+        // Args may hold up to 64 KB of JSON: 30,000 two-byte characters fit, 40,000 are refused.
+        let tooBig = "{\"s\": \"\(String(repeating: "é", count: 40_000))\"}"
+        let refused = try p.run(["enqueue", "ok", "--args", tooBig])
+        #expect(refused.code == 2)
+        #expect(refused.stderr.contains("64 KB"), "\(refused.stderr)")
+        let big = "{\"s\": \"\(String(repeating: "é", count: 30_000))\"}"
         let r = try p.run(["enqueue", "ok", "--args", big])
         #expect(r.code == 0, "\(r.stderr)")
         let id = Int64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        #expect(p.sqlInt("SELECT length(json_extract(args, '$.s')) FROM jobs WHERE id = \(id)") == 60_000)
+        #expect(p.sqlInt("SELECT length(json_extract(args, '$.s')) FROM jobs WHERE id = \(id)") == 30_000)
         #expect(p.sqlInt("SELECT count(*) FROM jobs") == 1)
     }
 
