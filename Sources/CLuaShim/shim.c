@@ -137,9 +137,11 @@ static void crescent_hook(lua_State *L, lua_Debug *ar) {
 
 /* After a host call (memory cap not enforced while Swift works): the call's allocations
  * past the cap, and the deadline, end the attempt. Returns the reason, or NONE. */
-static int check_after_host(crescent_vm *vm) {
+static int check_after_host(lua_State *L, crescent_vm *vm) {
     crescent_ctl *c = vm->current;
     if (!c) return CRESCENT_ABORT_NONE;
+    /* Over the cap: garbage first (the allocator would have collected before refusing). */
+    if (vm->used > vm->limit) lua_gc(L, LUA_GCCOLLECT);
     if (vm->used > vm->limit) crescent_ctl_request_abort(c, CRESCENT_ABORT_MEMORY);
     else if (crescent_monotonic() >= c->deadline) crescent_ctl_request_abort(c, CRESCENT_ABORT_TTL);
     return atomic_load(&c->reason);
@@ -155,6 +157,11 @@ static int crescent_memcheck(lua_State *L) {
         return raise_abort(L, vm, atomic_load(&vm->current->reason));
     }
     return 0;
+}
+
+void crescent_vm_abort_memory(lua_State *L) {
+    crescent_vm *vm = vm_of(L);
+    if (vm->current) crescent_ctl_request_abort(vm->current, CRESCENT_ABORT_MEMORY);
 }
 
 void crescent_push_memcheck(lua_State *L) { lua_pushcfunction(L, crescent_memcheck); }
@@ -315,7 +322,7 @@ static int crescent_trampoline(lua_State *L) {
     int r = crescent_dispatch(L, fn);
     if (r == CRESCENT_RAISE) add_where(L);
     vm->enforce = saved;
-    int reason = check_after_host(vm);
+    int reason = check_after_host(L, vm);
     if (reason != CRESCENT_ABORT_NONE) return raise_abort(L, vm, reason);
     if (r >= 0) return r;
     if (r == CRESCENT_YIELD) {

@@ -52,7 +52,12 @@ private struct LuaJSONParser {
     mutating func counted(force: Bool = false) throws(LuaJSON.DecodeError) {
         count += 1
         guard force || count & 255 == 0 else { return }
-        if crescent_vm_used(L) > limit { throw LuaJSON.DecodeError(message: "memory limit exceeded") }
+        guard crescent_vm_used(L) > limit else { return }
+        // Garbage first, as the allocator would before refusing; what is decoded so far stays.
+        _ = crescent_gc_collect(L)
+        guard crescent_vm_used(L) > limit else { return }
+        crescent_vm_abort_memory(L)
+        throw LuaJSON.DecodeError(message: "memory limit exceeded")
     }
 
     mutating func literal(_ word: StaticString) throws(LuaJSON.DecodeError) {

@@ -56,6 +56,9 @@ double crescent_monotonic(void);
 /* Installs the count hook on a coroutine (every 1000 instructions). */
 void crescent_arm_hook(lua_State *co);
 
+/* A host call went over the memory cap: the running attempt ends with "memory limit exceeded". */
+void crescent_vm_abort_memory(lua_State *L);
+
 /* host.memcheck for the sandbox's pcall, xpcall and coroutine.resume (see shim.c). */
 void crescent_push_memcheck(lua_State *L);
 
