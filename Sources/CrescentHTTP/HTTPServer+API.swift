@@ -67,7 +67,7 @@ extension HTTPServer {
 
         router.get("/api/stats") { _, _ in
             let (registry, store) = (self.registry, self.store)
-            return Response.json(try await self.io { try Reports.status(registry, store: store, lease: self.config.lease) })
+            return Response.json(try await self.readIO { try Reports.status(registry, store: store, lease: self.config.lease) })
         }
     }
 

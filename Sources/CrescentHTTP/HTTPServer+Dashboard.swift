@@ -112,7 +112,7 @@ extension HTTPServer {
 
     func render(_ template: String, title: String, active: String, request: Request, context: [String: Any]) async throws -> Response {
         let store = self.store
-        let dead = try await io { try store.jobCount(JobListParams(state: .dead)) }
+        let dead = try await readIO { try store.jobCount(JobListParams(state: .dead)) }
         var context = context
         context["csrf"] = csrfToken
         context["back"] = Self.backPath(request)
@@ -135,7 +135,7 @@ extension HTTPServer {
             var fires: [(String, Date)]
             var errors: Int
         }
-        let d = try await io {
+        let d = try await readIO {
             let snap = registry.current
             let fires = snap.sortedTasks.compactMap { def in Reports.nextFire(def, store: store, now: now).map { (def.name, $0) } }
                 .sorted { $0.1 < $1.1 }
@@ -205,7 +205,7 @@ extension HTTPServer {
     func queuesPage(_ request: Request) async throws -> Response {
         let store = self.store
         let now = Date()
-        let (counts, oldest) = try await io { (try store.jobCounts(), try store.oldestDuePerQueue(now: now)) }
+        let (counts, oldest) = try await readIO { (try store.jobCounts(), try store.oldestDuePerQueue(now: now)) }
         let rows = queueRows(counts, onlyWithJobs: false, oldest: oldest, now: now)
         let context: [String: Any] = [
             "stateNames": Self.stateOrder.map(\.rawValue), "queues": rows, "hasQueues": !rows.isEmpty,
@@ -217,7 +217,7 @@ extension HTTPServer {
         let (store, registry) = (self.store, self.registry)
         let now = Date()
         let snap = registry.current
-        let fires = try await io { () -> [String: Date] in
+        let fires = try await readIO { () -> [String: Date] in
             var out: [String: Date] = [:]
             for def in snap.sortedTasks { out[def.name] = Reports.nextFire(def, store: store, now: now) }
             return out
@@ -284,7 +284,7 @@ extension HTTPServer {
         let filter = params
         let store = self.store
         let now = Date()
-        let (jobs, total, queues) = try await io { () throws -> ([Job], Int, [String]) in
+        let (jobs, total, queues) = try await readIO { () throws -> ([Job], Int, [String]) in
             (try store.jobList(filter), try store.jobCount(filter), try store.jobQueueNames())
         }
         // Tasks from the registry (a scan for the distinct names of 1M jobs took 0.4 s);
@@ -322,7 +322,7 @@ extension HTTPServer {
     func jobPage(_ request: Request, id: Int64) async throws -> Response {
         let store = self.store
         let now = Date()
-        let (job, runs) = try await io { () throws -> (Job?, [JobRun]) in
+        let (job, runs) = try await readIO { () throws -> (Job?, [JobRun]) in
             guard let job = try store.jobGet(id: id) else { return (nil, []) }
             return (job, try store.jobRuns(id: id))
         }
@@ -359,7 +359,7 @@ extension HTTPServer {
         let store = self.store
         let now = Date()
         let lease = config.lease
-        let processes = try await io { try store.processList() }
+        let processes = try await readIO { try store.processList() }
         let rows = processes.map { p -> [String: Any] in
             [
                 "id": p.id, "host": p.host, "pid": p.pid, "queues": p.queues.isEmpty ? "all" : p.queues.joined(separator: ", "),

@@ -40,7 +40,7 @@ extension HTTPServer {
     func addOpsRoutes(to router: Router<BasicRequestContext>) {
         router.get("/metrics") { _, _ in
             let store = self.store
-            let counts = try await self.io { try store.jobCounts() }
+            let counts = try await self.readIO { try store.jobCounts() }
             self.jobGauges.update(counts, declared: self.config.queues.map(\.name), registry: self.metrics)
             return Response.text(self.metrics.emitToString(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }

@@ -82,6 +82,7 @@ public final class Pruner: @unchecked Sendable {
                              (.cancelled, settings.retentionDead), (.expired, settings.retentionDead)] {
             var total = 0
             var failed = false
+            var stopped = false
             while true {
                 let began = DispatchTime.now().uptimeNanoseconds
                 let n: Int
@@ -96,10 +97,10 @@ public final class Pruner: @unchecked Sendable {
                 if n < settings.batch { break }
                 let took = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
                 let rest = load() > 0 ? max(took * settings.busyRatio, 0.01) : settings.idlePause
-                guard pause(rest) else { break }
+                guard pause(rest) else { stopped = true; break }
             }
             if total > 0 { logger.info("pruned finished jobs", metadata: ["state": "\(state.rawValue)", "count": "\(total)"]) }
-            if failed { return }
+            if failed || stopped { return }
         }
     }
 }
