@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// An error answered to an HTTP client: a status and one clear sentence.
 struct HTTPFailure: Error, Sendable {
@@ -50,12 +51,30 @@ struct HTTPFailure: Error, Sendable {
 /// Maps every error thrown below it (routes, auth, body limits, unknown routes) to a
 /// response, in one place: `{"error": "..."}` for the API and other machine routes, a small
 /// HTML page for dashboard pages asked for by a browser.
+///
+/// Every response also gets `X-Content-Type-Options: nosniff`, and a path that exists for other
+/// methods answers 405 with an `Allow` header instead of 404.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    var routes = RouteMethods()
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = await respond(request, context: context, next: next)
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        return response
+    }
+
+    private func respond(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let failure = HTTPFailure.from(error)
+            var failure = HTTPFailure.from(error)
+            if let e = error as? HTTPError, e.status == .notFound {
+                let allowed = routes.methods(for: request.uri.path)
+                if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+                    failure = .init(.methodNotAllowed, "\(request.method.rawValue) is not allowed here (allowed: \(allowed.joined(separator: ", ")))")
+                    failure.headers[.allow] = allowed.joined(separator: ", ")
+                }
+            }
             if failure.status.code >= 500 {
                 context.logger.error("http request failed", metadata: ["path": "\(request.uri.path)", "error": "\(failure.message)"])
             }
@@ -102,5 +121,28 @@ extension Response {
 
     static func redirect(to location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location])
+    }
+}
+
+/// The router's paths and their methods, filled in once the routes are added, so an unknown
+/// method on a known path can be told from an unknown path.
+final class RouteMethods: Sendable {
+    private let table = Mutex<[(method: String, path: [Substring])]>([])
+
+    func set<Context>(from router: Router<Context>) {
+        table.withLock { $0 = router.routes.map { ($0.method.rawValue, "\($0.path)".split(separator: "/")) } }
+    }
+
+    /// The methods routed for `path`, sorted (HEAD with GET).
+    func methods(for path: String) -> [String] {
+        let parts = path.split(separator: "/")
+        var found = Set<String>()
+        for route in table.withLock({ $0 }) where route.path.count == parts.count {
+            let matches = zip(route.path, parts).allSatisfy { pattern, part in
+                pattern == part || pattern.hasPrefix("{") || pattern.hasPrefix(":") || pattern == "*"
+            }
+            if matches { found.insert(route.method); if route.method == "GET" { found.insert("HEAD") } }
+        }
+        return found.sorted()
     }
 }

@@ -79,12 +79,14 @@ public final class HTTPServer: Sendable {
     /// cross-site check of state-changing requests, then auth.
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
+        let errors = ErrorMiddleware<BasicRequestContext>()
+        router.add(middleware: errors)
         router.add(middleware: SameOriginMiddleware())
         router.add(middleware: AuthMiddleware(password: config.httpPassword))
         addAPIRoutes(to: router)
         addOpsRoutes(to: router)
         addDashboardRoutes(to: router)
+        errors.routes.set(from: router)
         return router
     }
 

@@ -29,6 +29,8 @@ public struct TaskSnapshot: Sendable {
     /// Task files (display paths) whose load did not finish within the time limit: a VM
     /// installing this snapshot reports them as broken without running them again.
     public var stalled: Set<String> = []
+    /// Directory symlinks (and folders seen twice) that were not followed, as display paths.
+    public var skippedLinks: [String] = []
 
     public init(version: Int, files: [File] = [], modules: [String: File] = [:], readErrors: [TaskLoadError] = []) {
         self.version = version; self.files = files; self.modules = modules; self.readErrors = readErrors
@@ -46,7 +48,10 @@ public struct TaskSnapshot: Sendable {
             return snapshot
         }
         var relPaths: [String] = []
-        collect(dir: root, rel: "", into: &relPaths)
+        var visited = Set<FolderID>()
+        var skipped: [String] = []
+        collect(dir: root, rel: "", into: &relPaths, visited: &visited, skipped: &skipped)
+        snapshot.skippedLinks = skipped.sorted().map { displayPrefix + $0 }
         for rel in relPaths.sorted() {
             let display = displayPrefix + rel
             let url = root.appendingPathComponent(rel)
@@ -68,14 +73,37 @@ public struct TaskSnapshot: Sendable {
         return snapshot
     }
 
-    static func collect(dir: URL, rel: String, into out: inout [String]) {
+    /// A folder's device and inode: the walk enters each folder once.
+    struct FolderID: Hashable { var device: UInt64; var inode: UInt64 }
+
+    static func folderID(_ path: String) -> FolderID? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FolderID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    /// Whether `path` itself is a symbolic link.
+    public static func isSymlink(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// Collects `*.lua` paths. Symlinks to directories are not followed (they could lead out
+    /// of the tree or back into it, loading files twice or looping forever), and a folder
+    /// reached twice (by device and inode, e.g. through a bind mount) is entered once; both
+    /// are reported in `skipped`. Symlinks to files are read.
+    static func collect(dir: URL, rel: String, into out: inout [String], visited: inout Set<FolderID>, skipped: inout [String]) {
+        if let id = folderID(dir.path) {
+            guard visited.insert(id).inserted else { skipped.append(String(rel.dropLast())); return }
+        }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
         for name in names where !name.hasPrefix(".") {
             let url = dir.appendingPathComponent(name)
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else { continue }
             if isDir.boolValue {
-                collect(dir: url, rel: rel + name + "/", into: &out)
+                if isSymlink(url.path) { skipped.append(rel + name); continue }
+                collect(dir: url, rel: rel + name + "/", into: &out, visited: &visited, skipped: &skipped)
             } else if name.hasSuffix(".lua") {
                 out.append(rel + name)
             }

@@ -164,11 +164,14 @@ struct ConfigReader {
         return out + rest
     }
 
-    func int(_ v: TOMLValueConvertible, _ key: String, _ section: String, min: Int, index: Int = 0) throws(CrescentError) -> Int {
+    func int(_ v: TOMLValueConvertible, _ key: String, _ section: String, min: Int, max: Int, index: Int = 0) throws(CrescentError) -> Int {
         guard v.type == .int, let i = v.int else { throw fail(key, section: section, index: index, "must be an integer, not \(v.type)") }
-        guard i >= min else { throw fail(key, section: section, index: index, "must be at least \(min), got \(i)") }
+        guard i >= min, i <= max else { throw fail(key, section: section, index: index, "must be from \(min) to \(max), got \(i)") }
         return i
     }
+
+    /// `[workers] memory` per VM: at least 4 MiB (a VM with its libraries needs about 1 MiB), at most 1 TiB.
+    static let memoryRange = (4 << 20)...(1 << 40)
 
     func duration(_ v: TOMLValueConvertible, _ key: String, _ section: String) throws(CrescentError) -> Double {
         switch v.type {
@@ -183,12 +186,24 @@ struct ConfigReader {
     }
 
     func bytes(_ v: TOMLValueConvertible, _ key: String, _ section: String) throws(CrescentError) -> Int {
+        let n = try parseBytes(v, key, section)
+        guard ConfigReader.memoryRange.contains(n) else {
+            throw fail(key, section: section, "must be from 4MB to 1TB, got \(n) bytes")
+        }
+        return n
+    }
+
+    func parseBytes(_ v: TOMLValueConvertible, _ key: String, _ section: String) throws(CrescentError) -> Int {
         if v.type == .int, let i = v.int, i > 0 { return i }
         guard v.type == .string, let s = v.string else { throw fail(key, section: section, "must be a size like \"256MB\"") }
         let t = s.trimmingCharacters(in: .whitespaces).uppercased()
         let units: [(String, Int)] = [("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
         for (unit, factor) in units where t.hasSuffix(unit) {
-            if let n = Double(t.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), n > 0 { return Int(n * Double(factor)) }
+            if let n = Double(t.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), n > 0 {
+                // Int(exactly:) of a rounded, range-checked Double: "1e300GB" is refused, never trapped on.
+                let bytes = (n * Double(factor)).rounded()
+                return bytes < 9e18 ? Int(exactly: bytes) ?? Int.max : Int.max
+            }
         }
         if let n = Int(t), n > 0 { return n }
         throw fail(key, section: section, "size \"\(s)\" is not valid (use e.g. \"64MB\", \"1GB\")")
@@ -221,7 +236,7 @@ struct ConfigReader {
                 for k in t.keys {
                     let x = t[k]!
                     switch k {
-                    case "threads": c.threads = try int(x, k, key, min: 1)
+                    case "threads": c.threads = try int(x, k, key, min: 1, max: 1024)
                     case "memory": c.memoryLimit = try bytes(x, k, key)
                     case "lease":
                         c.lease = try duration(x, k, key)
@@ -241,7 +256,7 @@ struct ConfigReader {
                         let x = t[k]!
                         switch k {
                         case "name": name = try string(x, k, key, index: i)
-                        case "concurrency": concurrency = try int(x, k, key, min: 1, index: i)
+                        case "concurrency": concurrency = try int(x, k, key, min: 1, max: 1_000_000, index: i)
                         default: throw unknown(k, key, allowed: ["name", "concurrency"], index: i)
                         }
                     }
@@ -278,7 +293,7 @@ struct ConfigReader {
                 for k in t.keys {
                     let x = t[k]!
                     switch k {
-                    case "max_connections_per_host": c.maxConnectionsPerHost = try int(x, k, key, min: 1)
+                    case "max_connections_per_host": c.maxConnectionsPerHost = try int(x, k, key, min: 1, max: 100_000)
                     case "timeout":
                         c.httpTimeout = try duration(x, k, key)
                         guard c.httpTimeout > 0 else { throw fail(k, section: key, "must be more than 0s") }

@@ -60,10 +60,14 @@ public struct TextLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata
         for (k, v) in event.metadata ?? [:] { merged[k] = v }
-        var line = TimeText.format(Date()) + " " + event.level.shortName.uppercased().padding(toLength: 5, withPad: " ", startingAt: 0) + " " + event.message.description
+        // Messages, keys and values are escaped (newlines, terminal escapes): a value cannot
+        // forge a second log line. A value with a space, quote or `=` is quoted.
+        var line = TimeText.format(Date()) + " " + event.level.shortName.uppercased().padding(toLength: 5, withPad: " ", startingAt: 0) + " "
+            + TerminalText.escaped(event.message.description)
         for key in merged.keys.sorted() {
-            let value = merged[key]!.description
-            line += " \(key)=" + (value.contains(" ") ? "\"\(value)\"" : value)
+            let value = TerminalText.escaped(merged[key]!.description)
+            let quoted = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
+            line += " \(TerminalText.escaped(key))=" + (quoted ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value)
         }
         sink.write(line + "\n")
     }

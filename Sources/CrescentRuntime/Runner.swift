@@ -100,6 +100,9 @@ public final class Runner: @unchecked Sendable {
         let allWorkers = workers
         let tasksDir = config.tasksDir.path
         let load: @Sendable (TaskSnapshot) -> Void = { [self] snapshot in
+            for link in snapshot.skippedLinks {
+                logger.warning("directory symlink under the tasks directory not followed", metadata: ["path": "\(link)"])
+            }
             let set = TaskLoader.load(snapshot, config: luaConfig)
             let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version)
             // Files whose load got stuck in a C call are not run again in the workers' VMs.

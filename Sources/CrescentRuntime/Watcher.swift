@@ -78,7 +78,10 @@ public final class Watcher: @unchecked Sendable {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") {
                 var isDir: ObjCBool = false
                 let path = dir + "/" + name
-                if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { dirs.append(path) }
+                // Directory symlinks are not followed (as TaskSnapshot does): a link back into the tree would never end.
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue, !TaskSnapshot.isSymlink(path) {
+                    dirs.append(path)
+                }
             }
         }
         if watched.isEmpty {

@@ -16,7 +16,8 @@ struct CheckCommand: CrescentCommand {
             Output.line(error.description)
             throw ExitCode(1)
         }
-        let (_, registry) = config.loadTasks()
+        let (snapshot, registry) = config.loadTasks()
+        for link in snapshot.skippedLinks { Output.error("warning: \(link): directory symlink not followed") }
         let current = registry.current
         for error in current.errors { Output.line(error.description) }
         if !current.errors.isEmpty { throw ExitCode(1) }

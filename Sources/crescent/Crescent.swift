@@ -45,18 +45,22 @@ extension CrescentCommand {
 }
 
 enum Output {
+    /// One line of human output: control characters (terminal escapes, newlines) in names and
+    /// errors are shown escaped, so they can neither drive the terminal nor forge lines.
     static func line(_ s: String) {
-        FileHandle.standardOutput.write(Data((s + "\n").utf8))
+        FileHandle.standardOutput.write(Data((TerminalText.escaped(s) + "\n").utf8))
     }
 
     static func error(_ s: String) {
-        FileHandle.standardError.write(Data(("crescent: " + s + "\n").utf8))
+        FileHandle.standardError.write(Data(("crescent: " + TerminalText.escaped(s) + "\n").utf8))
     }
 
-    static func json(_ v: JSONValue) { line(v.encoded()) }
+    /// JSON output escapes control characters itself.
+    static func json(_ v: JSONValue) { FileHandle.standardOutput.write(Data((v.encoded() + "\n").utf8)) }
 
     /// Left-aligned columns.
     static func table(_ header: [String], _ rows: [[String]]) {
+        let rows = rows.map { $0.map(TerminalText.escaped) }
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func fmt(_ cells: [String]) -> String {

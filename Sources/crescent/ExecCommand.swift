@@ -47,10 +47,12 @@ struct ExecCommand: CrescentCommand {
         let seconds = String(format: "%.3f", result.finishedAt.timeIntervalSince(result.startedAt))
         var failed = false
         switch result.outcome {
-        case .succeeded(let value): Output.line("succeeded in \(seconds)s\nresult: \(value)")
+        case .succeeded(let value): Output.line("succeeded in \(seconds)s"); Output.line("result: \(value)")
         case .failed(let message, let traceback):
             failed = true
-            Output.line("failed in \(seconds)s\nerror: \(message)" + (traceback.map { "\n\($0)" } ?? ""))
+            Output.line("failed in \(seconds)s")
+            Output.line("error: \(message)")
+            for l in traceback?.split(separator: "\n") ?? [] { Output.line(String(l)) }
         case .snoozed(let s): Output.line("snoozed for \(DurationText.format(s)) (in \(seconds)s)")
         case .discarded(let reason): failed = true; Output.line("discarded in \(seconds)s: \(reason)")
         case .aborted(let reason): failed = true; Output.line("aborted in \(seconds)s: \(reason)")
