@@ -77,7 +77,7 @@ public enum SizeLimits {
     /// A handler's return value as JSON text.
     public static let result = 1 << 20
     /// Jobs one attempt may push with `queue.push`.
-    public static let pushesPerAttempt = 10_000
+    public static let pushesPerAttempt = 100_000
 
     /// "512 KB", "1 MB": a limit as the messages name it.
     public static func describe(_ bytes: Int) -> String {

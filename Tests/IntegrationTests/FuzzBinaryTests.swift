@@ -117,11 +117,16 @@ import Glibc
             #expect(r.code == 2)
             #expect(r.stderr.contains("JSON"), "\(r.stderr)")
         }
-        let big = "{\"s\": \"\(String(repeating: "é", count: 60_000))\"}"
+        // Over the args limit (64 KB of JSON: 120,000 bytes of "é") is refused; under it goes in.
+        let over = "{\"s\": \"\(String(repeating: "é", count: 60_000))\"}"
+        let refused = try p.run(["enqueue", "ok", "--args", over])
+        #expect(refused.code == 2)
+        #expect(refused.stderr.contains("more than the 64 KB a job's args may hold"), "\(refused.stderr)")
+        let big = "{\"s\": \"\(String(repeating: "é", count: 30_000))\"}"
         let r = try p.run(["enqueue", "ok", "--args", big])
         #expect(r.code == 0, "\(r.stderr)")
         let id = Int64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        #expect(p.sqlInt("SELECT length(json_extract(args, '$.s')) FROM jobs WHERE id = \(id)") == 60_000)
+        #expect(p.sqlInt("SELECT length(json_extract(args, '$.s')) FROM jobs WHERE id = \(id)") == 30_000)
         #expect(p.sqlInt("SELECT count(*) FROM jobs") == 1)
     }
 
@@ -203,13 +208,14 @@ import Glibc
             tasks["r_\(name).lua"] = "return { retry = { attempts = 1 }, handler = function(job) \(body) end }"
         }
         tasks["r_huge.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 5000000) end }"
+        tasks["r_large.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 1000000) end }"
         let p = try Project(config: Self.config, tasks: tasks)
         var ids: [String: Int64] = [:]
-        for name in cases.map(\.0) + ["huge"] {
+        for name in cases.map(\.0) + ["huge", "large"] {
             let r = try p.run(["enqueue", "r_\(name)"])
             ids[name] = Int64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let (process, run) = try launch(p, ["run", "--limit", "\(cases.count + 1)"])
+        let (process, run) = try launch(p, ["run", "--limit", "\(cases.count + 2)"])
         #expect(process.terminationReason == .exit && run.code == 0, "\(run.stderr.prefix(500))")
         for (name, _, needle) in cases {
             let job = try #require(try p.run(["job", "\(ids[name] ?? -1)", "--json"]).json)
@@ -218,9 +224,13 @@ import Glibc
             #expect(error.contains(needle), "\(name): \(error)")
             print("  returning \(name): \(error.prefix(160))")
         }
+        // A result holds 1 MB of JSON at most: 5 MB fails the attempt, 1,000,000 characters fit.
         let huge = try #require(try p.run(["job", "\(ids["huge"] ?? -1)", "--json"]).json)
-        #expect(huge["state"] == .string("succeeded"))
-        #expect(huge["result"]?.stringValue?.count == 5_000_000)
+        #expect(huge["state"] == .string("dead"))
+        #expect(huge["error"]?.stringValue?.contains("more than the 1 MB a result may hold") == true)
+        let large = try #require(try p.run(["job", "\(ids["large"] ?? -1)", "--json"]).json)
+        #expect(large["state"] == .string("succeeded"))
+        #expect(large["result"]?.stringValue?.count == 1_000_000)
         #expect(p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'ok'") == 0, "a failed attempt pushed nothing")
     }
 
