@@ -37,8 +37,8 @@ struct BenchCommand: CrescentCommand {
         guard jobs > 0, latencyJobs >= 0, processJobs >= 0 else {
             throw CrescentError.usage("--jobs must be at least 1, --latency-jobs and --process-jobs at least 0")
         }
-        guard jobs <= SizeLimits.pushesPerAttempt else {
-            throw CrescentError.usage("--jobs must be at most \(SizeLimits.pushesPerAttempt): the bench enqueues them from one handler, and one attempt may push at most that many jobs")
+        guard jobs <= SizeLimits.pushesPerAttempt else {  // one handler pushes them all
+            throw CrescentError.usage("--jobs must be at most \(SizeLimits.pushesPerAttempt) (the pushes one attempt may make)")
         }
         let base = (try? options.load()) ?? Config(baseDir: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crescent-bench-\(UUID().uuidString)")

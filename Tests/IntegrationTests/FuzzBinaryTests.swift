@@ -117,11 +117,11 @@ import Glibc
             #expect(r.code == 2)
             #expect(r.stderr.contains("JSON"), "\(r.stderr)")
         }
-        // Args may hold up to 64 KB of JSON: 30,000 two-byte characters fit, 40,000 are refused.
-        let tooBig = "{\"s\": \"\(String(repeating: "é", count: 40_000))\"}"
-        let refused = try p.run(["enqueue", "ok", "--args", tooBig])
+        // Over the args limit (64 KB of JSON: 120,000 bytes of "é") is refused; under it goes in.
+        let over = "{\"s\": \"\(String(repeating: "é", count: 60_000))\"}"
+        let refused = try p.run(["enqueue", "ok", "--args", over])
         #expect(refused.code == 2)
-        #expect(refused.stderr.contains("64 KB"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("more than the 64 KB a job's args may hold"), "\(refused.stderr)")
         let big = "{\"s\": \"\(String(repeating: "é", count: 30_000))\"}"
         let r = try p.run(["enqueue", "ok", "--args", big])
         #expect(r.code == 0, "\(r.stderr)")
@@ -207,11 +207,11 @@ import Glibc
         for (name, body, _) in cases {
             tasks["r_\(name).lua"] = "return { retry = { attempts = 1 }, handler = function(job) \(body) end }"
         }
-        tasks["r_huge.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 1000000) end }"
-        tasks["r_toolarge.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 5000000) end }"
+        tasks["r_huge.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 5000000) end }"
+        tasks["r_large.lua"] = "return { retry = { attempts = 1 }, handler = function(job) return string.rep('x', 1000000) end }"
         let p = try Project(config: Self.config, tasks: tasks)
         var ids: [String: Int64] = [:]
-        for name in cases.map(\.0) + ["huge", "toolarge"] {
+        for name in cases.map(\.0) + ["huge", "large"] {
             let r = try p.run(["enqueue", "r_\(name)"])
             ids[name] = Int64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         }
@@ -224,13 +224,13 @@ import Glibc
             #expect(error.contains(needle), "\(name): \(error)")
             print("  returning \(name): \(error.prefix(160))")
         }
+        // A result holds 1 MB of JSON at most: 5 MB fails the attempt, 1,000,000 characters fit.
         let huge = try #require(try p.run(["job", "\(ids["huge"] ?? -1)", "--json"]).json)
-        #expect(huge["state"] == .string("succeeded"))
-        #expect(huge["result"]?.stringValue?.count == 1_000_000)
-        // Results have a size limit (1 MB of JSON): a larger one fails the attempt, it is not stored.
-        let tooLarge = try #require(try p.run(["job", "\(ids["toolarge"] ?? -1)", "--json"]).json)
-        #expect(tooLarge["state"] == .string("dead"))
-        #expect(tooLarge["error"]?.stringValue?.contains("a result may hold") == true)
+        #expect(huge["state"] == .string("dead"))
+        #expect(huge["error"]?.stringValue?.contains("more than the 1 MB a result may hold") == true)
+        let large = try #require(try p.run(["job", "\(ids["large"] ?? -1)", "--json"]).json)
+        #expect(large["state"] == .string("succeeded"))
+        #expect(large["result"]?.stringValue?.count == 1_000_000)
         #expect(p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'ok'") == 0, "a failed attempt pushed nothing")
     }
 
