@@ -5,11 +5,12 @@ BIN = .build/debug/crescent
 .PHONY: deps build release run test bench screenshots clean
 
 # Debian packages Crescent builds against (and the sqlite3 shell the reliability tests
-# query the database with); installed only when missing.
+# query the database with, and faketime for the clock-step tests); installed only when missing.
 deps:
-	@if ! pkg-config --exists lua5.4 2>/dev/null || [ ! -f /usr/include/sqlite3.h ] || ! command -v sqlite3 >/dev/null; then \
-		echo "installing liblua5.4-dev libsqlite3-dev sqlite3 pkg-config"; \
-		apt-get update -q && apt-get install -y -q liblua5.4-dev libsqlite3-dev sqlite3 pkg-config; \
+	@if ! pkg-config --exists lua5.4 2>/dev/null || [ ! -f /usr/include/sqlite3.h ] || ! command -v sqlite3 >/dev/null \
+		|| ! command -v faketime >/dev/null; then \
+		echo "installing liblua5.4-dev libsqlite3-dev sqlite3 pkg-config faketime"; \
+		apt-get update -q && apt-get install -y -q liblua5.4-dev libsqlite3-dev sqlite3 pkg-config faketime; \
 	fi
 
 build: deps

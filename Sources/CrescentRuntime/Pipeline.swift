@@ -348,6 +348,13 @@ public final class Pipeline: @unchecked Sendable {
         var error = error
         var delay = 0.05
         while true {
+            // Shutdown is over (its deadline passed): say what was not written and stop trying.
+            if cond.withLock({ finishing }) {
+                logger.error("could not write these outcomes before stopping; their jobs run again once the lease expires", metadata: [
+                    "error": "\(error)", "job.ids": "\(completions.map { String($0.jobID) }.joined(separator: ","))",
+                ])
+                return Array(repeating: false, count: completions.count)
+            }
             logger.error("completion failed; retrying", metadata: ["error": "\(error)", "count": "\(completions.count)"])
             Thread.sleep(forTimeInterval: delay)
             delay = min(delay * 2, 2)

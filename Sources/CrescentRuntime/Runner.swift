@@ -64,6 +64,9 @@ public final class Runner: @unchecked Sendable {
     private var signalSources: [DispatchSourceSignal] = []
     private var signalCount = 0
 
+    /// How long past `shutdown_timeout` a graceful stop may take at most.
+    static let stopGrace: Double = 5
+
     public init(config: Config, options: Options, logger: Logger) {
         self.config = config
         self.options = options
@@ -196,7 +199,15 @@ public final class Runner: @unchecked Sendable {
 
         stopSignal.wait()
         logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": "\(config.shutdownTimeout)"])
-        stopAll(timeout: options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout)
+        let timeout = options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout
+        // Whatever the store does (a full disk, a lock held elsewhere), the stop ends in time.
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout + Self.stopGrace) { [logger] in
+            logger.error("stopping took longer than shutdown_timeout plus \(Int(Self.stopGrace)) s: exiting; what was not written returns to the queue when the lease expires")
+            exit(1)
+        }
+        stopAll(timeout: timeout)
+        // The last process on this database leaves no large WAL behind (a big transaction grew it).
+        if (try? store.processList().isEmpty) == true { store.truncateWAL() }
         logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
         return 0
     }

@@ -2,6 +2,16 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
+extension SQLiteJobStore {
+    /// Copies the WAL back and truncates it to nothing, at a clean `run` shutdown (never when a
+    /// store merely closes: every CLI command would wait behind a busy runner). Best effort.
+    public func truncateWAL() {
+        try? pool.writeWithoutTransaction { db in
+            _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+}
+
 /// WAL checkpoints off the commit path.
 ///
 /// SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1,000 pages:
