@@ -353,7 +353,7 @@ public final class Pipeline: @unchecked Sendable {
                 logger.error("could not write these outcomes before stopping; their jobs run again once the lease expires", metadata: [
                     "error": "\(error)", "job.ids": "\(completions.map { String($0.jobID) }.joined(separator: ","))",
                 ])
-                return Array(repeating: false, count: completions.count)
+                return (Array(repeating: false, count: completions.count), [])
             }
             logger.error("completion failed; retrying", metadata: ["error": "\(error)", "count": "\(completions.count)"])
             Thread.sleep(forTimeInterval: delay)
