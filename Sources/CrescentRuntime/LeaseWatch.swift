@@ -23,7 +23,7 @@ struct LeaseWatch {
 
     init(lease: Double) {
         self.lease = lease
-        self.maxGap = lease / 2
+        self.maxGap = lease * 0.6  // heartbeats come every lease / 3 (at most 2 s)
     }
 
     /// A heartbeat committed at `now`.

@@ -76,9 +76,7 @@ public enum Reports {
         }
         let oldest = try store.oldestDue(now: now)
         let known = Set(registry.current.tasks.keys)
-        let waiting = try store.jobList(JobListParams(state: .queued, limit: 1000)).filter { !known.contains($0.task) }
-        var missing: [String: Int] = [:]
-        for job in waiting { missing[job.task, default: 0] += 1 }
+        let missing = try store.jobsWaitingForMissingTasks(known: known)
         return .object([
             "queues": .object(queues.mapValues { .object($0) }),
             "processes": .array(processes),

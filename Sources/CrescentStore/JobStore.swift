@@ -216,6 +216,9 @@ public protocol JobStore: Sendable {
     /// heartbeat value is still exactly the one given (nil: it still has no row), and removes
     /// those owners' rows, in one transaction. An owner that heart-beat meanwhile is left alone.
     func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64]
+    /// Queued jobs per task, for every task not in `known` that has any (jobs waiting for a
+    /// missing task file), read from the queued jobs only (by index), never the whole table.
+    func jobsWaitingForMissingTasks(known: Set<String>) throws -> [String: Int]
     /// The running jobs `worker` still owns, with their attempts.
     func jobsOwned(worker: String) throws -> [Int64: Int]
     /// Asks every run process to stop; they see it through `stopRequested`.

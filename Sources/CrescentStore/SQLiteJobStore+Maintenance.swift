@@ -187,6 +187,32 @@ extension SQLiteJobStore {
         }
     }
 
+    public func jobsWaitingForMissingTasks(known: Set<String>) throws -> [String: Int] {
+        try read { db in
+            // The claim index holds the queued jobs by queue: each queue found by one seek, then
+            // that queue's queued jobs only (never the finished ones).
+            let queues = try String.fetchAll(db, sql: """
+                WITH RECURSIVE q(name) AS (
+                    SELECT (SELECT MIN(queue) FROM jobs WHERE state = 'queued')
+                    UNION ALL
+                    SELECT (SELECT MIN(queue) FROM jobs WHERE state = 'queued' AND queue > q.name) FROM q WHERE q.name IS NOT NULL)
+                SELECT name FROM q WHERE name IS NOT NULL
+                """)
+            let knownJSON = JSONValue.array(known.sorted().map(JSONValue.string)).encoded()
+            let count = try db.cachedStatement(sql: """
+                SELECT task, count(*) FROM jobs WHERE queue = ? AND state = 'queued'
+                  AND task NOT IN (SELECT value FROM json_each(?)) GROUP BY task
+                """)
+            var waiting: [String: Int] = [:]
+            for queue in queues {
+                for row in try Row.fetchAll(count, arguments: [queue, knownJSON]) {
+                    waiting[row[0], default: 0] += row[1] as Int
+                }
+            }
+            return waiting
+        }
+    }
+
     public func jobsOwned(worker: String) throws -> [Int64: Int] {
         try read { db in
             var owned: [Int64: Int] = [:]
