@@ -99,7 +99,7 @@ public final class Heartbeat: @unchecked Sendable {
             if let fileProblem { return fileProblem }
             if let writeProblem { return writeProblem }
             if !watch.canClaim(at: Monotonic.now()) {
-                return "the lease was not renewed for \(String(format: "%.1f", watch.maxGap)) s or more: the database cannot be written"
+                return "the lease was not renewed lately: the database cannot be written"
             }
             return nil
         }
@@ -110,15 +110,14 @@ public final class Heartbeat: @unchecked Sendable {
     private func loop() {
         var nextBeat = Monotonic.now() + settings.interval
         while true {
-            // Wake for the next beat on time, not at the next tick after it: beats quantized to
-            // ticks would come further apart than the interval.
             let wait = max(0, min(settings.tick, nextBeat - Monotonic.now()))
             _ = wake.wait(timeout: .now() + wait)  // DispatchTime: monotonic
             if lock.withLock({ stopping }) { return }
             checkRequests()
             let now = Monotonic.now()
             if now >= nextBeat {
-                nextBeat = now + settings.interval
+                nextBeat += settings.interval
+                if nextBeat < now { nextBeat = now + settings.interval }
                 checkFile()
                 beat()
                 rescue()

@@ -23,9 +23,7 @@ struct LeaseWatch {
 
     init(lease: Double) {
         self.lease = lease
-        // Heartbeats come every lease/3 at most: two may be late before this process stops
-        // claiming, and it stops well before another process could find its lease expired.
-        self.maxGap = lease * 2 / 3
+        self.maxGap = lease * 0.6  // heartbeats come every lease / 3 (at most 2 s)
     }
 
     /// A heartbeat committed at `now`.

@@ -6,8 +6,13 @@ extension SQLiteJobStore {
     /// Copies the WAL back and truncates it to nothing, at a clean `run` shutdown (never when a
     /// store merely closes: every CLI command would wait behind a busy runner). Best effort.
     public func truncateWAL() {
-        try? pool.writeWithoutTransaction { db in
-            _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        // The background checkpoint may hold the checkpoint lock a moment (answered as busy).
+        for _ in 0..<20 {
+            let busy = try? pool.writeWithoutTransaction { db in
+                try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") ?? 0
+            }
+            if busy == 0 { return }
+            Thread.sleep(forTimeInterval: 0.05)
         }
     }
 }
