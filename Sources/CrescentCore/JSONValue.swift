@@ -209,59 +209,10 @@ public enum JSONValue: Sendable, Equatable, Hashable {
             return .double(d)
         }
 
-        mutating func hex4() throws(CrescentError) -> UInt32 {
-            guard pos + 4 <= bytes.count, let s = String(bytes: bytes[pos..<pos + 4], encoding: .ascii), let v = UInt32(s, radix: 16) else {
-                throw fail("bad \\u escape")
-            }
-            pos += 4
-            return v
-        }
-
         mutating func string() throws(CrescentError) -> String {
             pos += 1  // opening quote
             var out = [UInt8]()
-            while true {
-                guard pos < bytes.count else { throw fail("unterminated string") }
-                let c = bytes[pos]
-                pos += 1
-                if c == UInt8(ascii: "\"") { break }
-                if c < 0x20 { throw fail("control character in string") }
-                if c != UInt8(ascii: "\\") { out.append(c); continue }
-                guard pos < bytes.count else { throw fail("unterminated string") }
-                let e = bytes[pos]
-                pos += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00 {
-                        // A high surrogate pairs with a following low one; alone it is U+FFFD.
-                        let save = pos
-                        if pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
-                            pos += 2
-                            let low = try hex4()
-                            if low >= 0xDC00 && low < 0xE000 {
-                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                            } else {
-                                pos = save
-                                scalar = 0xFFFD
-                            }
-                        } else {
-                            scalar = 0xFFFD
-                        }
-                    }
-                    let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
-                default: throw fail("bad escape")
-                }
-            }
+            if let problem = JSONStringText.decode(bytes, pos: &pos, into: &out) { throw fail(problem) }
             return String(decoding: out, as: UTF8.self)
         }
     }

@@ -159,24 +159,6 @@ private struct LuaJSONParser {
         lua_pushnumber(L, d)
     }
 
-    mutating func hex4() throws(LuaJSON.DecodeError) -> UInt32 {
-        guard pos + 4 <= bytes.count else { throw fail("bad \\u escape") }
-        var v: UInt32 = 0
-        for i in 0..<4 {
-            let c = bytes[pos + i]
-            let d: UInt8
-            switch c {
-            case 0x30...0x39: d = c - 0x30
-            case 0x41...0x46: d = c - 0x41 + 10
-            case 0x61...0x66: d = c - 0x61 + 10
-            default: throw fail("bad \\u escape")
-            }
-            v = v << 4 | UInt32(d)
-        }
-        pos += 4
-        return v
-    }
-
     /// Pushes the string at `pos` (an opening quote). Without escapes, straight from the text.
     mutating func string() throws(LuaJSON.DecodeError) {
         pos += 1
@@ -190,48 +172,7 @@ private struct LuaJSONParser {
         }
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: bytes[start..<pos])
-        while true {
-            guard pos < bytes.count else { throw fail("unterminated string") }
-            let c = bytes[pos]
-            pos += 1
-            if c == UInt8(ascii: "\"") { break }
-            if c < 0x20 { throw fail("control character in string") }
-            if c != UInt8(ascii: "\\") { scratch.append(c); continue }
-            guard pos < bytes.count else { throw fail("unterminated string") }
-            let e = bytes[pos]
-            pos += 1
-            switch e {
-            case UInt8(ascii: "\""): scratch.append(0x22)
-            case UInt8(ascii: "\\"): scratch.append(0x5C)
-            case UInt8(ascii: "/"): scratch.append(0x2F)
-            case UInt8(ascii: "b"): scratch.append(0x08)
-            case UInt8(ascii: "f"): scratch.append(0x0C)
-            case UInt8(ascii: "n"): scratch.append(0x0A)
-            case UInt8(ascii: "r"): scratch.append(0x0D)
-            case UInt8(ascii: "t"): scratch.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if scalar >= 0xD800 && scalar < 0xDC00 {
-                    // A high surrogate pairs with a following low one; alone it is U+FFFD.
-                    let save = pos
-                    if pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
-                        pos += 2
-                        let low = try hex4()
-                        if low >= 0xDC00 && low < 0xE000 {
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            pos = save
-                            scalar = 0xFFFD
-                        }
-                    } else {
-                        scalar = 0xFFFD
-                    }
-                }
-                let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-                scratch.append(contentsOf: String(Character(u)).utf8)
-            default: throw fail("bad escape")
-            }
-        }
+        if let problem = JSONStringText.decode(bytes, pos: &pos, into: &scratch) { throw fail(problem) }
         scratch.withUnsafeBufferPointer { pushBytes($0) }
     }
 
