@@ -222,16 +222,14 @@ public protocol JobStore: Sendable {
     func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool
     func processDeregister(id: String) throws
     func processList() throws -> [WorkerProcess]
-    /// Running jobs whose owner has not heart-beaten since `before` go back to the
-    /// queue (run outcome `aborted`, error `worker lost`, retry per `retryAt`) and the
-    /// dead processes are removed. Returns the rescued job ids.
-    func jobRescue(before: Date, retryAt: @Sendable (Job) -> Date?) throws -> [Int64]
     /// What a rescuer sees of the leases: each process row's last heartbeat value, and the
     /// owners of running jobs (a running job whose owner has no row shows up here only).
     func leaseView() throws -> LeaseView
-    /// Rescues (as `jobRescue(before:)`) the running jobs of each owner in `stale` whose
-    /// heartbeat value is still exactly the one given (nil: it still has no row), and removes
-    /// those owners' rows, in one transaction. An owner that heart-beat meanwhile is left alone.
+    /// Rescues the running jobs of each owner in `stale` whose heartbeat value is still exactly
+    /// the one given (nil: it still has no row): run outcome `aborted`, error `worker lost`,
+    /// `retrying` at `retryAt(job)`, `dead` when it answers nil, `cancelled` when a cancel was
+    /// requested. Removes those owners' rows in the same transaction. An owner that heart-beat
+    /// meanwhile is left alone. Returns the rescued job ids.
     func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64]
     /// The running jobs `worker` still owns, with their attempts.
     func jobsOwned(worker: String) throws -> [Int64: Int]

@@ -112,36 +112,6 @@ extension SQLiteJobStore {
         }
     }
 
-    /// Running jobs whose owner is not a live process (no row, or no heartbeat since
-    /// `before`) are aborted with `worker lost`: `retrying` at `retryAt(job)`, `dead` when
-    /// it answers nil, `cancelled` when a cancel was requested. The dead process rows go.
-    public func jobRescue(before: Date, retryAt: @Sendable (Job) -> Date?) throws -> [Int64] {
-        try write { db in
-            let now = Date()
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT \(Self.jobColumns), lease_owner, started_at FROM jobs INDEXED BY jobs_running
-                WHERE state = 'running'
-                  AND (lease_owner IS NULL OR lease_owner NOT IN (SELECT id FROM processes WHERE heartbeat_at >= ?))
-                ORDER BY id
-                """, arguments: [before.epoch])
-            var rescued: [Int64] = []
-            let hot = HotStatements(db)
-            for row in rows {
-                let job = Self.job(from: row)
-                let owner: String? = row[15]
-                let startedAt: Double? = row[16]
-                if try Self.finish(jobID: job.id, attempt: job.attempt, worker: owner, startedAt: dateFrom(startedAt),
-                                   outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
-                                   finishedAt: now, now: now, in: hot) {
-                    rescued.append(job.id)
-                }
-            }
-            try hot.flushRuns()
-            try db.execute(sql: "DELETE FROM processes WHERE heartbeat_at < ?", arguments: [before.epoch])
-            return rescued
-        }
-    }
-
     public func leaseView() throws -> LeaseView {
         try read { db in
             var heartbeats: [String: Double] = [:]

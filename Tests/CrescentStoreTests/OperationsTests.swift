@@ -163,7 +163,10 @@ struct OperationsTests {
 
             // Retry the first lost job, let the second die.
             let firstLost = byGone[0].id
-            let rescued = try store.jobRescue(before: Date().addingTimeInterval(-10)) { j in
+            let view = try store.leaseView()
+            var stale: [String: Double?] = [:]
+            for owner in view.runningOwners where owner != "alive" { stale.updateValue(view.heartbeats[owner], forKey: owner) }
+            let rescued = try store.jobRescue(stale: stale) { j in
                 j.id == firstLost ? Date() : nil
             }
             #expect(rescued == [byGone[0].id, byGone[1].id, byNobody[0].id].sorted())

@@ -74,7 +74,10 @@ struct SchemaTests {
         #expect(Set(applied) == ["v1", "v2", "v3"])
         #expect(try store.jobGet(id: 2)?.state == .succeeded)
         // The running job of a process that is gone is found through the new index and rescued.
-        #expect(try store.jobRescue(before: Date(), retryAt: { _ in nil }) == [1])
+        let view = try store.leaseView()
+        var stale: [String: Double?] = [:]
+        for owner in view.runningOwners { stale.updateValue(view.heartbeats[owner], forKey: owner) }
+        #expect(try store.jobRescue(stale: stale, retryAt: { _ in nil }) == [1])
         #expect(try store.jobGet(id: 1)?.state == .dead)
         #expect(try store.jobRuns(id: 1).map(\.outcome) == [.aborted])
     }
