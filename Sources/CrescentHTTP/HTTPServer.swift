@@ -22,6 +22,8 @@ public final class HTTPServer: Sendable {
     let enqueuer: Enqueuer
     let onEnqueued: @Sendable () -> Void
     let logger: Logger
+    /// Dashboard, `/metrics` and `/api/stats` reads, one at a time (HTTPServer+Reads.swift).
+    let readQueue = DispatchQueue(label: "crescent.http.reads", qos: .utility)
     /// The Prometheus registry `/metrics` emits.
     let metrics: PrometheusCollectorRegistry
     /// Random per process: dashboard forms carry it, POSTs without it are refused.
