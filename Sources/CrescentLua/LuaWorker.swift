@@ -23,7 +23,7 @@ public final class LuaWorker: @unchecked Sendable {
     private let logger: Logger
 
     // Mailbox, guarded by `condition`.
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var mailbox: [Message] = []
     private var stopping = false
     private var stopped = false
@@ -201,7 +201,7 @@ public final class LuaWorker: @unchecked Sendable {
                 if let next = timers.nextTime {
                     let delta = next - crescent_monotonic()
                     if delta <= 0 { break }
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: delta))
+                    condition.wait(seconds: delta)
                 } else {
                     condition.wait()
                 }

@@ -75,7 +75,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Tasks whose jobs were claimed while their file was missing; left alone until they return.
     private var missingTasks: Set<String> = []    // guarded by cond
 
-    let cond = NSCondition()
+    let cond = MonotonicCondition()
     private var queues: [QueueSlot] = []          // guarded by cond
     var running: [Int64: InFlight] = [:]          // guarded by cond
     /// Jobs a shutdown cancelled while their VM was running them: their outcome is written as `released`.
@@ -372,7 +372,7 @@ public final class Pipeline: @unchecked Sendable {
     /// or `pollInterval` at most (jobs that become due with time). Once stopping, only
     /// outcomes and the end of the shutdown end it.
     private func waitForWork(version: Int64?) {
-        let deadline = Date().addingTimeInterval(pollInterval)
+        let deadline = Monotonic.now() + pollInterval
         cond.lock()
         defer {
             wakeRequested = false
@@ -384,13 +384,13 @@ public final class Pipeline: @unchecked Sendable {
                 continue
             }
             if wakeRequested { return }
-            let now = Date()
+            let now = Monotonic.now()
             guard now < deadline else { return }
             guard let version else {
-                _ = cond.wait(until: deadline)
+                cond.wait(seconds: deadline - now)
                 continue
             }
-            _ = cond.wait(until: min(deadline, now.addingTimeInterval(changePollInterval)))
+            cond.wait(seconds: min(deadline - now, changePollInterval))
             if wakeRequested || !results.isEmpty || stopping { continue }
             cond.unlock()
             let current = try? store.dataVersion()

@@ -32,7 +32,7 @@ public final class Pruner: @unchecked Sendable {
     let logger: Logger
     let load: @Sendable () -> Int
 
-    private let cond = NSCondition()
+    private let cond = MonotonicCondition()
     private var stopping = false
     private var started = false
     private let done = DispatchSemaphore(value: 0)
@@ -64,7 +64,7 @@ public final class Pruner: @unchecked Sendable {
     private func pause(_ seconds: Double) -> Bool {
         cond.lock()
         defer { cond.unlock() }
-        if !stopping && seconds > 0 { _ = cond.wait(until: Date().addingTimeInterval(seconds)) }
+        if !stopping && seconds > 0 { cond.wait(seconds: seconds) }
         return !stopping
     }
 

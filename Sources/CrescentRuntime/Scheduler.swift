@@ -18,7 +18,7 @@ public final class Scheduler: @unchecked Sendable {
     /// Called after jobs were inserted, to wake the pipeline.
     let onFired: @Sendable () -> Void
 
-    private let cond = NSCondition()
+    private let cond = MonotonicCondition()
     private var stopping = false
     private var woken = false
     private var thread: Thread?
@@ -63,8 +63,7 @@ public final class Scheduler: @unchecked Sendable {
             if stopping { cond.unlock(); return }
             if !woken {
                 // Sleep until the next occurrence, at most 1 s (to notice other changes).
-                let until = min(next ?? .distantFuture, Date().addingTimeInterval(1))
-                _ = cond.wait(until: until)
+                cond.wait(seconds: min(next?.timeIntervalSinceNow ?? 1, 1))
             }
             woken = false
             let stop = stopping
