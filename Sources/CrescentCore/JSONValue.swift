@@ -171,42 +171,12 @@ public enum JSONValue: Sendable, Equatable, Hashable {
             }
         }
 
-        func isDigit(at i: Int) -> Bool {
-            i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39
-        }
-
-        /// A number as RFC 8259 writes it: `-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?`.
         mutating func number() throws(CrescentError) -> JSONValue {
-            let start = pos
-            var isInt = true
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-            guard isDigit(at: pos) else {
-                if pos > start { throw fail("expected a digit after '-'") }
-                throw fail("unexpected character")
+            switch JSONNumberText.decode(bytes, pos: &pos) {
+            case .int(let i): return .int(i)
+            case .double(let d): return .double(d)
+            case .problem(let problem): throw fail(problem)
             }
-            if bytes[pos] == UInt8(ascii: "0") {
-                pos += 1
-                if isDigit(at: pos) { throw fail("numbers cannot have leading zeros") }
-            } else {
-                while isDigit(at: pos) { pos += 1 }
-            }
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
-                isInt = false
-                pos += 1
-                guard isDigit(at: pos) else { throw fail("expected a digit after '.'") }
-                while isDigit(at: pos) { pos += 1 }
-            }
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
-                isInt = false
-                pos += 1
-                if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-                guard isDigit(at: pos) else { throw fail("expected a digit in the exponent") }
-                while isDigit(at: pos) { pos += 1 }
-            }
-            let text = String(decoding: bytes[start..<pos], as: UTF8.self)
-            if isInt, let i = Int64(text) { return .int(i) }
-            guard let d = Double(text), d.isFinite else { throw fail("number \(text) is out of range") }
-            return .double(d)
         }
 
         mutating func string() throws(CrescentError) -> String {

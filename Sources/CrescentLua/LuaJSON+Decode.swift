@@ -121,42 +121,12 @@ private struct LuaJSONParser {
         }
     }
 
-    func isDigit(at i: Int) -> Bool {
-        i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39
-    }
-
-    /// A number as RFC 8259 writes it: `-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?`.
     mutating func number() throws(LuaJSON.DecodeError) {
-        let start = pos
-        var isInt = true
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-        guard isDigit(at: pos) else {
-            if pos > start { throw fail("expected a digit after '-'") }
-            throw fail("unexpected character")
+        switch JSONNumberText.decode(bytes, pos: &pos) {
+        case .int(let i): lua_pushinteger(L, lua_Integer(i))
+        case .double(let d): lua_pushnumber(L, d)
+        case .problem(let problem): throw fail(problem)
         }
-        if bytes[pos] == UInt8(ascii: "0") {
-            pos += 1
-            if isDigit(at: pos) { throw fail("numbers cannot have leading zeros") }
-        } else {
-            while isDigit(at: pos) { pos += 1 }
-        }
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
-            isInt = false
-            pos += 1
-            guard isDigit(at: pos) else { throw fail("expected a digit after '.'") }
-            while isDigit(at: pos) { pos += 1 }
-        }
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
-            isInt = false
-            pos += 1
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-            guard isDigit(at: pos) else { throw fail("expected a digit in the exponent") }
-            while isDigit(at: pos) { pos += 1 }
-        }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
-        if isInt, let i = Int64(text) { lua_pushinteger(L, lua_Integer(i)); return }
-        guard let d = Double(text), d.isFinite else { throw fail("number \(text) is out of range") }
-        lua_pushnumber(L, d)
     }
 
     /// Pushes the string at `pos` (an opening quote). Without escapes, straight from the text.

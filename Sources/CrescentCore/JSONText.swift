@@ -72,3 +72,48 @@ public enum JSONStringText {
         return v
     }
 }
+
+/// A JSON number as RFC 8259 writes it, `-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?`:
+/// shared by the JSON parsers like `JSONStringText`.
+public enum JSONNumberText {
+    public enum Decoded: Equatable {
+        case int(Int64)
+        case double(Double)
+        /// What is wrong, with `pos` where it was found.
+        case problem(String)
+    }
+
+    /// Reads the number at `pos`, leaving `pos` past it. Integers that fit Int64 stay integers.
+    @inlinable
+    public static func decode<Bytes: RandomAccessCollection>(_ bytes: Bytes, pos: inout Int) -> Decoded
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        func isDigit(_ i: Int) -> Bool { i < bytes.endIndex && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
+        let start = pos
+        var isInt = true
+        if pos < bytes.endIndex, bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        guard isDigit(pos) else { return .problem(pos > start ? "expected a digit after '-'" : "unexpected character") }
+        if bytes[pos] == UInt8(ascii: "0") {
+            pos += 1
+            if isDigit(pos) { return .problem("numbers cannot have leading zeros") }
+        } else {
+            while isDigit(pos) { pos += 1 }
+        }
+        if pos < bytes.endIndex, bytes[pos] == UInt8(ascii: ".") {
+            isInt = false
+            pos += 1
+            guard isDigit(pos) else { return .problem("expected a digit after '.'") }
+            while isDigit(pos) { pos += 1 }
+        }
+        if pos < bytes.endIndex, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            isInt = false
+            pos += 1
+            if pos < bytes.endIndex, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            guard isDigit(pos) else { return .problem("expected a digit in the exponent") }
+            while isDigit(pos) { pos += 1 }
+        }
+        let text = String(decoding: bytes[start..<pos], as: UTF8.self)
+        if isInt, let i = Int64(text) { return .int(i) }
+        guard let d = Double(text), d.isFinite else { return .problem("number \(text) is out of range") }
+        return .double(d)
+    }
+}
