@@ -4,16 +4,6 @@ import Logging
 import Testing
 @testable import CrescentLua
 
-private func succeeded(_ r: ExecResult?) -> JSONValue? {
-    guard case .succeeded(let json)? = r?.outcome else { return nil }
-    return try? JSONValue.decode(json)
-}
-
-private func failure(_ r: ExecResult?) -> String? {
-    guard case .failed(let m, _)? = r?.outcome else { return nil }
-    return m
-}
-
 @Suite struct JSONAPITests {
     @Test func encodeDecode() throws {
         let fx = try Fixture(["t.lua": task(#"""

@@ -3,16 +3,6 @@ import Foundation
 import Testing
 @testable import CrescentLua
 
-private func succeeded(_ r: ExecResult?) -> JSONValue? {
-    guard case .succeeded(let json)? = r?.outcome else { return nil }
-    return try? JSONValue.decode(json)
-}
-
-private func failure(_ r: ExecResult?) -> String? {
-    guard case .failed(let m, _)? = r?.outcome else { return nil }
-    return m
-}
-
 /// What an attempt's store reads record, `store.incr`, and the size limits of a job's data.
 @Suite struct StoreReadsTests {
     @Test func readsOfCommittedValuesAreRecordedOnceAndOwnWritesAreNot() throws {

@@ -139,3 +139,15 @@ func run(_ worker: LuaWorker, _ job: Job, ttl: Double = 30) -> ExecResult? {
 func task(_ body: String, settings: String = "") -> String {
     "return {\n\(settings)\nhandler = function(job)\n\(body)\nend,\n}\n"
 }
+
+/// The decoded result of a succeeded attempt, or nil.
+func succeeded(_ r: ExecResult?) -> JSONValue? {
+    guard case .succeeded(let json)? = r?.outcome else { return nil }
+    return try? JSONValue.decode(json)
+}
+
+/// The error message of a failed attempt, or nil.
+func failure(_ r: ExecResult?) -> String? {
+    guard case .failed(let m, _)? = r?.outcome else { return nil }
+    return m
+}

@@ -262,16 +262,7 @@ import Glibc
         req.httpBody = body
         req.timeoutInterval = 30
         if let contentType { req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        let reply = Reply()
-        let done = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: req) { data, response, error in
-            reply.status = (response as? HTTPURLResponse)?.statusCode ?? -1
-            reply.body = data ?? Data()
-            reply.failure = error.map { "\($0)" }
-            done.signal()
-        }.resume()
-        done.wait()
-        return reply
+        return send(req)
     }
 
     @Test func randomRequestBodies() throws {
