@@ -27,13 +27,14 @@ let package = Package(
         ),
         .target(name: "CLuaShim", dependencies: ["CLua"]),
         .target(name: "CSQLiteShim", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "CrescentCore",
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "CrescentStore",
-            dependencies: ["CrescentCore", "CSQLiteShim", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["CrescentCore", "CSQLiteShim", "CPostgres", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "CrescentLua",

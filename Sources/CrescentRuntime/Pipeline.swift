@@ -246,7 +246,7 @@ public final class Pipeline: @unchecked Sendable {
         var lastRefresh = Date.distantPast
         while true {
             // Read before claiming, so a commit by another process during the claims is seen.
-            let version = try? store.dataVersion()
+            let version = try? store.wakeToken()
             let allowed = canClaim?() ?? true
             cond.lock()
             let claiming = !stopping && allowed
@@ -393,7 +393,7 @@ public final class Pipeline: @unchecked Sendable {
             cond.wait(seconds: min(deadline - now, changePollInterval))
             if wakeRequested || !results.isEmpty || stopping { continue }
             cond.unlock()
-            let current = try? store.dataVersion()
+            let current = try? store.wakeToken()
             cond.lock()
             if current != version { return }
         }

@@ -8,8 +8,9 @@ final class RuntimeHost: LuaHost, @unchecked Sendable {
     let store: JobStore
     let registry: TaskRegistry
     private let lock = NSLock()
-    private var reserved: ClosedRange<Int64>?
-    private var nextID: Int64 = 0
+    private var reserved: [Int64] = []
+    /// The index in `reserved` of the next id to hand out.
+    private var nextID = 0
     /// Ids reserved per round trip to the database for `queue.push`.
     let reserveBlock = 256
 
@@ -32,14 +33,13 @@ final class RuntimeHost: LuaHost, @unchecked Sendable {
     func reserveJobID() throws -> Int64 {
         lock.lock()
         defer { lock.unlock() }
-        if let block = reserved, nextID <= block.upperBound {
+        if nextID < reserved.count {
             defer { nextID += 1 }
-            return nextID
+            return reserved[nextID]
         }
-        let block = try store.jobReserveIDs(count: reserveBlock)
-        reserved = block
-        nextID = block.lowerBound + 1
-        return block.lowerBound
+        reserved = try store.jobReserveIDs(count: reserveBlock)
+        nextID = 1
+        return reserved[0]
     }
 
     func findActiveUnique(key: String, period: Double?) throws -> Int64? {

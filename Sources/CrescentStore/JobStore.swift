@@ -146,13 +146,20 @@ public struct QueueStateCount: Sendable, Equatable {
 }
 
 public protocol JobStore: Sendable {
+    /// Which store and database this is, without secrets: `sqlite /path/crescent.db`,
+    /// `postgres postgres://crescent:***@db:5432/app?schema=crescent` (status, dashboard, stats).
+    var storeDescription: String { get }
+    /// Answers when the database can be queried; throws otherwise (`/healthz`).
+    func ping() throws
+
     // Jobs
     func jobInsert(_ params: JobInsertParams) throws -> JobInsertResult
     func jobInsertMany(_ params: [JobInsertParams]) throws -> [JobInsertResult]
-    /// Reserves `count` (≥ 1) fresh job ids that no other insert will take, for inserting
-    /// later with `JobInsertParams.id` (a handler's `queue.push` answers its id at once,
-    /// the job is inserted when the attempt succeeds). Unused ids are simply skipped.
-    func jobReserveIDs(count: Int) throws -> ClosedRange<Int64>
+    /// Reserves `count` (≥ 1) fresh job ids, ascending, that no other insert will take, for
+    /// inserting later with `JobInsertParams.id` (a handler's `queue.push` answers its id at
+    /// once, the job is inserted when the attempt succeeds). Unused ids are simply skipped.
+    /// They need not be contiguous (other hosts reserve and insert meanwhile).
+    func jobReserveIDs(count: Int) throws -> [Int64]
     /// The job holding `key` now: an active job with that unique key, or (when `period`
     /// is given) the newest one finished within `period` seconds before `now`.
     func jobFindActiveUnique(key: String, period: Double?, now: Date) throws -> Int64?
@@ -184,6 +191,13 @@ public protocol JobStore: Sendable {
     /// Ids of running jobs owned by `worker` whose cancel was requested.
     func jobCancelRequested(worker: String) throws -> [Int64]
     func jobCounts() throws -> [QueueStateCount]
+    /// How many jobs `jobList(params)` would page through (limit and offset ignored).
+    func jobCount(_ params: JobListParams) throws -> Int
+    /// The queue names that have jobs, sorted.
+    func jobQueueNames() throws -> [String]
+    /// Runs finished per minute over the `minutes` minutes ending at `now` (oldest first,
+    /// always `minutes` entries; the last one is the minute in progress).
+    func runsPerMinute(minutes: Int, now: Date) throws -> [RunMinute]
     /// Runs finished since `since`, split by outcome.
     func runCounts(since: Date) throws -> [RunOutcome: Int]
     /// Earliest `run_at` of a due (`queued`, or `scheduled`/`retrying` now due) job, per queue.
@@ -197,9 +211,15 @@ public protocol JobStore: Sendable {
     func dueQueues(now: Date) throws -> [String]
     /// Queued jobs per task name, all of them (read from the queued jobs only).
     func queuedTaskCounts() throws -> [String: Int]
-    /// Changes whenever another connection commits (never for this store's own writes): a
-    /// cheap signal an idle pipeline polls instead of claiming.
-    func dataVersion() throws -> Int64
+    /// Changes whenever another process (or another store object on the same database) may
+    /// have committed work for this one: SQLite's `data_version`, PostgreSQL's count of
+    /// wake-up notifications received. A cheap signal an idle pipeline polls instead of
+    /// claiming.
+    func wakeToken() throws -> Int64
+    /// Calls `handler` (on any thread) as soon as a wake-up from another process arrives,
+    /// where the store can push them (PostgreSQL's LISTEN/NOTIFY). Stores that cannot (SQLite)
+    /// never call it; pipelines poll `wakeToken` as well either way.
+    func onWakeup(_ handler: @escaping @Sendable () -> Void)
 
     // Schedules
     func scheduleLastFired(task: String) throws -> Date?

@@ -156,7 +156,7 @@ extension SQLiteJobStore {
         return try write { db in try Self.insertAll(params, now: Date(), in: HotStatements(db)) }
     }
 
-    public func jobReserveIDs(count: Int) throws -> ClosedRange<Int64> {
+    public func jobReserveIDs(count: Int) throws -> [Int64] {
         let n = Int64(max(count, 1))
         return try write { db in
             // `sqlite_sequence` holds the largest id AUTOINCREMENT has handed out; moving it
@@ -170,7 +170,7 @@ extension SQLiteJobStore {
                 top = highest + n
                 try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)", arguments: [top])
             }
-            return (top - n + 1)...top
+            return Array((top - n + 1)...top)
         }
     }
 

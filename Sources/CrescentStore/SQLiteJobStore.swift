@@ -28,6 +28,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     }
 
     public let path: String
+    public var storeDescription: String { "sqlite \(path)" }
     public let durability: Durability
     let pool: DatabasePool
     let checkpointer: Checkpointer
@@ -103,7 +104,7 @@ public final class SQLiteJobStore: JobStore, Sendable {
     /// SQLite's `PRAGMA data_version` on the writer connection: it changes whenever another
     /// connection (another process, or another store on the same file) commits, and never
     /// for this store's own writes. A cheap change signal to poll instead of claiming.
-    public func dataVersion() throws -> Int64 {
+    public func wakeToken() throws -> Int64 {
         do {
             return try pool.writeWithoutTransaction { db in
                 try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
@@ -112,6 +113,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
             throw Self.wrap(error, path: path)
         }
     }
+
+    /// SQLite cannot push wake-ups: other processes' commits are seen through `wakeToken`.
+    public func onWakeup(_ handler: @escaping @Sendable () -> Void) {}
 
     static func isBusy(_ error: any Error) -> Bool {
         guard let e = error as? DatabaseError else { return false }

@@ -261,8 +261,8 @@ struct ClaimCompleteTests {
             _ = try store.jobInsertMany([job("a"), job("b")])
             let js = try store.claimAll()
             let reserved = try store.jobReserveIDs(count: 2)
-            let pushes = [job("child", args: #"{"from":"a"}"#, id: reserved.lowerBound),
-                          job("child", args: #"{"from":"a2"}"#, runAt: Date().addingTimeInterval(60), id: reserved.upperBound)]
+            let pushes = [job("child", args: #"{"from":"a"}"#, id: reserved.first!),
+                          job("child", args: #"{"from":"a2"}"#, runAt: Date().addingTimeInterval(60), id: reserved.last!)]
             let writes = [StoreWrite(task: "a", key: "cursor", value: #"{"page":2}"#), StoreWrite(task: "a", key: "gone", value: nil)]
             try store.storeApply([StoreWrite(task: "a", key: "gone", value: "1")])
             // The failed attempt changes nothing.
@@ -274,7 +274,7 @@ struct ClaimCompleteTests {
             // The succeeded one applies both, with the reserved ids.
             try store.complete(js[0], .succeeded(result: "null"), pushes: pushes, writes: writes)
             let children = try store.jobList(JobListParams(task: "child"))
-            #expect(children.map(\.id) == [reserved.upperBound, reserved.lowerBound])
+            #expect(children.map(\.id) == [reserved.last!, reserved.first!])
             #expect(children.map(\.state) == [.scheduled, .queued])
             #expect(try store.storeGet(task: "a", key: "cursor") == #"{"page":2}"#)
             #expect(try store.storeGet(task: "a", key: "gone") == nil)

@@ -111,22 +111,22 @@ struct InsertTests {
             let first = try store.jobReserveIDs(count: 3)
             #expect(first.count == 3)
             let a = try store.jobInsert(job())
-            #expect(a.id > first.upperBound)
+            #expect(a.id > first.last!)
             let block = try store.jobReserveIDs(count: 100)
             #expect(block.count == 100)
-            #expect(block.lowerBound > a.id)
+            #expect(block.first! > a.id)
             let b = try store.jobInsert(job())
-            #expect(b.id > block.upperBound)
+            #expect(b.id > block.last!)
             // Inserting later with a reserved id keeps that id; other ids are unaffected.
-            let pushed = try store.jobInsert(job("later", id: block.lowerBound + 5))
-            #expect(pushed == JobInsertResult(id: block.lowerBound + 5, duplicate: false))
+            let pushed = try store.jobInsert(job("later", id: block.first! + 5))
+            #expect(pushed == JobInsertResult(id: block.first! + 5, duplicate: false))
             #expect(try store.jobGet(id: pushed.id)?.task == "later")
             let c = try store.jobInsert(job())
             #expect(c.id == b.id + 1)
             let next = try store.jobReserveIDs(count: 1)
-            #expect(next.lowerBound > c.id)
+            #expect(next.first! > c.id)
             // A reserved id used twice is an error, not a silent loss.
-            #expect(throws: (any Error).self) { try store.jobInsert(job("again", id: block.lowerBound + 5)) }
+            #expect(throws: (any Error).self) { try store.jobInsert(job("again", id: block.first! + 5)) }
         }
     }
 
