@@ -17,8 +17,9 @@ extension PostgresJobStore {
     ///
     /// - `exp`: jobs past `expires_at` that have not started become `expired`;
     /// - `due`: waiting jobs (`scheduled`, `retrying`) whose `run_at` has come, earliest first;
-    /// - `pick`: the best `limit` of the queued jobs (by `jobs_claim`'s order, skipping rows
-    ///   other claimers hold) and the due ones, by priority desc, run_at, id;
+    /// - `q`: the best `limit` queued jobs (by `jobs_claim`'s order, skipping rows other
+    ///   claimers hold);
+    /// - `pick`: the best `limit` of those and the due ones, by priority desc, run_at, id;
     /// - `stg`: the due jobs not picked become `queued` (the stager);
     /// - the picked jobs become `running`, attempt + 1, owned by the claimer.
     ///
@@ -34,12 +35,14 @@ extension PostgresJobStore {
             WHERE queue = $1 AND state IN ('scheduled', 'retrying') AND run_at <= $2::float8
               AND (expires_at IS NULL OR expires_at > $2::float8)
             ORDER BY run_at LIMIT $6::int FOR UPDATE SKIP LOCKED),
+        q AS MATERIALIZED (
+            SELECT id, priority, run_at FROM \(s)jobs
+            WHERE queue = $1 AND state = 'queued' AND run_at <= $2::float8
+              AND (expires_at IS NULL OR expires_at > $2::float8) AND task <> ALL($4::text[])
+            ORDER BY priority DESC, run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED),
         pick AS MATERIALIZED (
             SELECT c.id FROM (
-                (SELECT id, priority, run_at FROM \(s)jobs
-                 WHERE queue = $1 AND state = 'queued' AND run_at <= $2::float8
-                   AND (expires_at IS NULL OR expires_at > $2::float8) AND task <> ALL($4::text[])
-                 ORDER BY priority DESC, run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED)
+                SELECT id, priority, run_at FROM q
                 UNION ALL
                 SELECT id, priority, run_at FROM due WHERE task <> ALL($4::text[])
             ) c ORDER BY c.priority DESC, c.run_at, c.id LIMIT $3::int),
