@@ -189,6 +189,10 @@ struct PGArray: PGBind {
         pgText = "{" + values.map(String.init).joined(separator: ",") + "}"
     }
 
+    init<S: Sequence>(_ values: S) where S.Element == Int64? {
+        pgText = "{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
+    }
+
     init<S: Sequence>(_ values: S) where S.Element == Int {
         pgText = "{" + values.map(String.init).joined(separator: ",") + "}"
     }
