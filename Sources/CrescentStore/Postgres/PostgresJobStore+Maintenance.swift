@@ -30,14 +30,16 @@ extension PostgresJobStore {
             try Self.uniqueRaceRetried(conn) {
                 let now = Date().epoch
                 var moved: [Int64] = []
+                var wake: String?
                 for id in ids {
                     let r = try conn.query("""
                         UPDATE \(s)jobs SET \(Self.retrySet)
                         WHERE id = $2 AND state IN ('dead', 'cancelled', 'expired') AND \(keyFree("jobs"))
+                        RETURNING queue
                         """, [now, id])
-                    if r.affected == 1 { moved.append(id) }
+                    if r.count == 1 { moved.append(id); wake = wake ?? r.string(0, 0) }
                 }
-                if !moved.isEmpty { try notifyDue(conn) }
+                if let wake { try notify(wake, conn: conn) }
                 return moved
             }
         }
@@ -49,12 +51,15 @@ extension PostgresJobStore {
         try write { conn in
             try Self.uniqueRaceRetried(conn) {
                 let r = try conn.query("""
-                    UPDATE \(s)jobs SET \(Self.retrySet)
-                    WHERE state = 'dead' AND \(keyFree("jobs")) AND (jobs.unique_key IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM \(s)jobs AS d WHERE d.unique_key = jobs.unique_key AND d.state = 'dead' AND d.id < jobs.id))
+                    WITH moved AS (
+                        UPDATE \(s)jobs SET \(Self.retrySet)
+                        WHERE state = 'dead' AND \(keyFree("jobs")) AND (jobs.unique_key IS NULL OR NOT EXISTS (
+                            SELECT 1 FROM \(s)jobs AS d WHERE d.unique_key = jobs.unique_key AND d.state = 'dead' AND d.id < jobs.id))
+                        RETURNING queue)
+                    SELECT COUNT(*), MIN(queue) FROM moved
                     """, [Date().epoch])
-                if r.affected > 0 { try notifyDue(conn) }
-                return r.affected
+                if let wake = r.stringOrNil(0, 1) { try notify(wake, conn: conn) }
+                return r.int(0, 0)
             }
         }
     }
@@ -75,13 +80,6 @@ extension PostgresJobStore {
                 try conn.execute("ROLLBACK TO SAVEPOINT crescent_unique")
             }
         }
-    }
-
-    /// Wakes idle runners on every host when this transaction commits (not behind PgBouncer
-    /// in transaction mode, where nobody listens: runners poll).
-    func notifyDue(_ conn: PGConnection) throws {
-        guard !url.pollOnly else { return }
-        try conn.query("SELECT pg_notify($1, $2)", [Self.channel(url.schema), "due"])
     }
 
     /// Returns the ids cancelled or flagged, in the order given (each once).
@@ -170,7 +168,7 @@ extension PostgresJobStore {
             let r = try conn.query("""
                 SELECT id, heartbeat_at FROM \(s)processes
                 UNION ALL
-                SELECT DISTINCT COALESCE(lease_owner, ''), NULL FROM \(s)jobs WHERE state = 'running'
+                SELECT DISTINCT COALESCE(lease_owner, ''), NULL::double precision FROM \(s)jobs WHERE state = 'running'
                 """)
             var heartbeats: [String: Double] = [:]
             var owners = Set<String>()
@@ -185,14 +183,15 @@ extension PostgresJobStore {
     /// one given (nil: it still has no row). The owner's row is locked first (FOR UPDATE): a
     /// heartbeat waits for this transaction and then finds its row gone; a second rescuer
     /// waits, then sees the row gone and leaves the owner alone. The jobs are locked too, and
-    /// moved by one fenced UPDATE that also writes their run rows (outcome `aborted`, error
-    /// `worker lost`), counted in `run_seconds` under the lost owner's name.
+    /// moved by one fenced UPDATE per owner; their run rows (outcome `aborted`, error `worker
+    /// lost`) are written at the end, counted in `run_seconds` under the lost owner's name.
     public func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64] {
         if stale.isEmpty { return [] }
         return try write { conn in
             let now = Date()
             var rescued: [Int64] = []
-            var due = false
+            var runs: [RunRow] = []
+            var wake: String?
             for (owner, seen) in stale.sorted(by: { $0.key < $1.key }) {
                 let beat = try conn.query("SELECT heartbeat_at FROM \(s)processes WHERE id = $1 FOR UPDATE", [owner])
                 guard (beat.count == 0 ? nil : beat.doubleOrNil(0, 0)) == seen else { continue }
@@ -210,40 +209,32 @@ extension PostgresJobStore {
                                                       cancelRequested: cancel, finishedAt: now, now: now)
                     ids.append(job.id); attempts.append(job.attempt); cancels.append(cancel)
                     states.append(t.state.rawValue); finished.append(t.finished ? now.epoch : nil); runAts.append(t.runAt?.epoch)
-                    if t.state == .retrying { due = true }
                 }
                 if !ids.isEmpty {
                     let moved = try conn.query("""
-                        WITH v AS (
-                            SELECT * FROM unnest($1::bigint[], $2::integer[], $3::boolean[], $4::text[],
-                                                 $5::double precision[], $6::double precision[])
-                                AS v(id, attempt, cancel, state, finished_at, run_at)),
-                        moved AS (
-                            UPDATE \(s)jobs AS j SET state = v.state, result = NULL, error = 'worker lost',
-                                finished_at = v.finished_at, run_at = COALESCE(v.run_at, j.run_at), lease_owner = NULL,
-                                cancel_requested = CASE WHEN v.state = 'cancelled' THEN j.cancel_requested ELSE false END
-                            FROM v
-                            WHERE j.id = v.id AND j.state = 'running' AND j.attempt = v.attempt
-                              AND j.lease_owner IS NOT DISTINCT FROM $7 AND j.cancel_requested = v.cancel
-                            RETURNING j.id, j.attempt, j.started_at),
-                        logged AS (
-                            INSERT INTO \(s)runs (job_id, attempt, started_at, finished_at, outcome, error, worker)
-                            SELECT id, attempt, COALESCE(started_at, $8), $8, 'aborted', 'worker lost', $9
-                            FROM moved ORDER BY id)
-                        SELECT id FROM moved ORDER BY id
+                        UPDATE \(s)jobs AS j SET state = v.state, result = NULL, error = 'worker lost',
+                            finished_at = v.fin, run_at = COALESCE(v.run_at, j.run_at), lease_owner = NULL,
+                            cancel_requested = CASE WHEN v.state = 'cancelled' THEN j.cancel_requested ELSE false END
+                        FROM unnest($1::bigint[], $2::int[], $3::bool[], $4::text[], $5::float8[], $6::float8[])
+                             AS v(id, attempt, cancel, state, fin, run_at)
+                        WHERE j.id = v.id AND j.state = 'running' AND j.attempt = v.attempt
+                          AND j.lease_owner IS NOT DISTINCT FROM $7 AND j.cancel_requested = v.cancel
+                        RETURNING j.id, j.attempt, j.started_at, j.queue, v.state
                         """, [PGArray(ids), PGArray(attempts), PGArray(cancels), PGArray(states), PGArray(finished),
-                              PGArray(runAts), owner.isEmpty ? nil : owner, now.epoch, owner])
-                    if moved.count > 0 {
-                        try conn.query("""
-                            INSERT INTO \(s)run_seconds (second, outcome, worker, n) VALUES ($1, 'aborted', $2, $3)
-                            ON CONFLICT (second, outcome, worker) DO UPDATE SET n = run_seconds.n + excluded.n
-                            """, [Self.wholeSeconds(now.epoch.rounded(.down)), owner, moved.count])
+                              PGArray(runAts), owner.isEmpty ? nil : owner])
+                    let order = (0..<moved.count).sorted { moved.int64($0, 0) < moved.int64($1, 0) }
+                    for i in order {
+                        rescued.append(moved.int64(i, 0))
+                        runs.append(RunRow(jobID: moved.int64(i, 0), attempt: moved.int(i, 1),
+                                           startedAt: moved.doubleOrNil(i, 2) ?? now.epoch, finishedAt: now.epoch,
+                                           outcome: .aborted, error: "worker lost", traceback: nil, worker: owner))
+                        if moved.string(i, 4) == JobState.retrying.rawValue { wake = wake ?? moved.string(i, 3) }
                     }
-                    rescued += (0..<moved.count).map { moved.int64($0, 0) }
                 }
                 try conn.query("DELETE FROM \(s)processes WHERE id = $1", [owner])
             }
-            if due { try notifyDue(conn) }
+            try insertRuns(runs, conn: conn)
+            if let wake { try notify(wake, conn: conn) }
             return rescued
         }
     }
@@ -293,7 +284,7 @@ extension PostgresJobStore {
                 """)
             if state == .succeeded {  // once per batch: a range of its key
                 try conn.query("DELETE FROM \(s)run_seconds WHERE second < $1",
-                               [Self.wholeSeconds((Date().epoch - SQLiteJobStore.runTallyKeep).rounded(.down))])
+                               [Self.second(Date().epoch - SQLiteJobStore.runTallyKeep)])
             }
             var deleted = 0
             for i in 0..<names.count where deleted < limit {

@@ -94,14 +94,16 @@ extension PostgresJobStore {
     public func jobCounts() throws -> [QueueStateCount] {
         try read { conn in
             let r = try conn.query("""
-                SELECT queue, 'queued', COUNT(*) FROM \(s)jobs WHERE state = 'queued' GROUP BY queue
-                UNION ALL
-                SELECT queue, state, COUNT(*) FROM \(s)jobs WHERE \(Self.waitingStates) GROUP BY queue, state
-                UNION ALL
-                SELECT queue, 'running', COUNT(*) FROM \(s)jobs WHERE state = 'running' GROUP BY queue
-                UNION ALL
-                SELECT queue, state, COUNT(*) FROM \(s)jobs WHERE finished_at IS NOT NULL GROUP BY state, queue
-                ORDER BY 1 COLLATE "C", 2 COLLATE "C"
+                SELECT queue, state, n FROM (
+                    SELECT queue, 'queued' AS state, COUNT(*) AS n FROM \(s)jobs WHERE state = 'queued' GROUP BY queue
+                    UNION ALL
+                    SELECT queue, state, COUNT(*) FROM \(s)jobs WHERE \(Self.waitingStates) GROUP BY queue, state
+                    UNION ALL
+                    SELECT queue, 'running', COUNT(*) FROM \(s)jobs WHERE state = 'running' GROUP BY queue
+                    UNION ALL
+                    SELECT queue, state, COUNT(*) FROM \(s)jobs WHERE finished_at IS NOT NULL GROUP BY state, queue
+                ) AS counts
+                ORDER BY queue COLLATE "C", state COLLATE "C"
                 """)
             return (0..<r.count).compactMap { i in
                 guard let state = JobState(rawValue: r.string(i, 1)) else { return nil }

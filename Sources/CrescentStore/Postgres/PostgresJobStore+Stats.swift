@@ -22,12 +22,12 @@ extension PostgresJobStore {
         let count = max(1, minutes)
         let end = (now.epoch / 60).rounded(.down) * 60 + 60
         let start = end - Double(count) * 60
-        let first = Self.wholeSeconds(start)
+        let first = Self.second(start)
         let r = try read { conn in
             try conn.query("""
                 SELECT (second - $1) / 60, outcome, SUM(n) FROM \(s)run_seconds
                 WHERE second >= $1 AND second < $2 GROUP BY 1, 2
-                """, [first, Self.wholeSeconds(end.rounded(.up))])
+                """, [first, Self.second(end.rounded(.up))])
         }
         var buckets = (0..<count).map { RunMinute(start: dateFrom(start + Double($0) * 60), succeeded: 0, failed: 0) }
         for i in 0..<r.count {
@@ -47,21 +47,13 @@ extension PostgresJobStore {
     public func runCounts(since: Date) throws -> [RunOutcome: Int] {
         try read { conn in
             let r = try conn.query("SELECT outcome, SUM(n) FROM \(s)run_seconds WHERE second >= $1 GROUP BY outcome",
-                                   [Self.wholeSeconds(since.epoch.rounded(.down))])
+                                   [Self.second(since.epoch)])
             var counts: [RunOutcome: Int] = [:]
             for i in 0..<r.count {
                 if let o = RunOutcome(rawValue: r.string(i, 0)) { counts[o] = r.int(i, 1) }
             }
             return counts
         }
-    }
-
-    /// `seconds` (whole) as an `Int64`, clamped: never traps, whatever the date.
-    static func wholeSeconds(_ seconds: Double) -> Int64 {
-        if seconds.isNaN { return 0 }
-        if seconds >= 9.2e18 { return Int64.max }
-        if seconds <= -9.2e18 { return Int64.min }
-        return Int64(seconds)
     }
 
     // MARK: due times
