@@ -149,3 +149,43 @@ final class IDBox: @unchecked Sendable {
     func add(error: any Error) { lock.withLock { errors.append("\(error)") } }
     var snapshot: (ids: [JobInsertResult], errors: [String]) { lock.withLock { (ids, errors) } }
 }
+
+/// The pipeline's cycle on PostgreSQL (completions of the last claims, then a claim, in one
+/// transaction) and pushes inserted by completions. Prints rates; runs only when
+/// `CRESCENT_STORE_BENCH` is set on a PostgreSQL run. Timings never decide pass or fail.
+@Suite("Store benchmark: PostgreSQL cycles", .enabled(if: TestStore.isPostgres && StoreBenchmark.count > 0))
+struct PostgresCycleBenchmark {
+    @Test func cyclesAndPushes() throws {
+        let n = StoreBenchmark.count
+        try withStore { store in
+            _ = try store.jobInsertMany((0..<n).map { job("bench", args: #"{"i":\#($0)}"#) })
+            var start = Date()
+            var done = 0
+            var previous: [Job] = []
+            repeat {
+                let completions = previous.map {
+                    JobCompletion(jobID: $0.id, attempt: $0.attempt, worker: "bench", startedAt: start,
+                                  outcome: .succeeded(result: "null"))
+                }
+                let r = try store.jobCompleteAndClaim(completions, claims: [JobClaimParams(queue: "default", limit: 200, worker: "bench")],
+                                                      claimBudget: 200)
+                done += r.applied.filter { $0 }.count
+                previous = r.claimed[0]
+            } while !previous.isEmpty
+            print("store bench (postgres): \(n) jobs drained by cycles of 200 at \(Int(Double(done) / Date().timeIntervalSince(start)))/s")
+            #expect(done == n)
+
+            // One job pushing n children on success.
+            _ = try store.jobInsert(job("parent", queue: "parents"))
+            let parent = try store.claimAll("parents", worker: "bench", limit: 1)
+            let ids = try store.jobReserveIDs(count: n)
+            start = Date()
+            let applied = try store.jobCompleteMany([JobCompletion(
+                jobID: parent[0].id, attempt: parent[0].attempt, worker: "bench", startedAt: start,
+                outcome: .succeeded(result: "null"), pushes: ids.map { job("child", queue: "children", id: $0) })])
+            print("store bench (postgres): \(n) pushes committed at \(Int(Double(n) / Date().timeIntervalSince(start)))/s")
+            #expect(applied == [true])
+            #expect(try store.claimAll("children", worker: "bench", limit: n).count == n)
+        }
+    }
+}
