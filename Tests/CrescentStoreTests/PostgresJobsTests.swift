@@ -189,3 +189,51 @@ struct PostgresCycleBenchmark {
         }
     }
 }
+
+/// Text with the characters array and string literals treat specially goes in and comes
+/// out unchanged, through every path (single and set-wise inserts, claims, completions,
+/// pushes, store writes).
+@Suite("Store: awkward text")
+struct AwkwardTextTests {
+    static let text = #"a"b\c,{x} 'q' NULL "" é 😀"#
+    static let args = #"{"s":"a\"b\\c,{x} 'q' NULL \"\" é 😀"}"#
+
+    @Test func awkwardTextRoundTrips() throws {
+        try withStore { store in
+            let many = try store.jobInsertMany([job(queue: Self.text, args: Self.args), job(queue: Self.text, args: "{}")])
+            let one = try store.jobInsert(job(Self.text, queue: Self.text, args: Self.args, uniqueKey: Self.text))
+            #expect(try store.jobInsert(job(Self.text, queue: Self.text, uniqueKey: Self.text)) == JobInsertResult(id: one.id, duplicate: true))
+            let claimed = try store.claimAll(Self.text, worker: Self.text, limit: 10)
+            #expect(Set(claimed.map(\.id)) == Set(many.map(\.id) + [one.id]))
+            #expect(claimed.first { $0.id == one.id }?.args == Self.args)
+            #expect(claimed.first { $0.id == one.id }?.task == Self.text)
+            #expect(claimed.first { $0.id == one.id }?.uniqueKey == Self.text)
+
+            let ids = try store.jobReserveIDs(count: 2)
+            let completions = claimed.map {
+                JobCompletion(jobID: $0.id, attempt: $0.attempt, worker: Self.text, outcome: .succeeded(result: Self.args),
+                              pushes: $0.id == one.id ? ids.map { job(Self.text, queue: "pushed", args: Self.args, id: $0) } : [],
+                              storeWrites: $0.id == one.id ? [StoreWrite(task: Self.text, key: Self.text, value: Self.args)] : [])
+            }
+            let claimedAgain = try store.jobClaim(JobClaimParams(queue: "x", limit: 1, worker: Self.text))
+            #expect(claimedAgain.isEmpty)
+            #expect(try store.jobCompleteMany(completions) == [true, true, true])
+            #expect(try store.jobGet(id: one.id)?.result == Self.args)
+            #expect(try store.storeGet(task: Self.text, key: Self.text) == Self.args)
+            let pushed = try store.claimAll("pushed", limit: 10)
+            #expect(pushed.map(\.id) == ids)
+            #expect(pushed.allSatisfy { $0.args == Self.args && $0.task == Self.text })
+            #expect(try store.jobRuns(id: one.id).first?.worker == Self.text)
+        }
+    }
+
+    @Test(.enabled(if: TestStore.isPostgres)) func aNulCharacterIsRefusedNotCut() throws {
+        try withStore { store in
+            var refused = false
+            do { try store.storeApply([StoreWrite(task: "t", key: "a\u{0}b", value: "1")]) } catch { refused = true }
+            #expect(refused)
+            let cut = try store.storeGet(task: "t", key: "a")
+            #expect(cut == nil)
+        }
+    }
+}

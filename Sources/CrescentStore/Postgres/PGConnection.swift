@@ -48,8 +48,8 @@ final class PGConnection {
     /// Runs one statement with `params` (`$1`, `$2`, …), prepared on first use.
     @discardableResult
     func query(_ sql: String, _ params: [PGBind?] = []) throws -> PGResult {
+        let texts = try Self.texts(params)
         if !prepares {
-            let texts = params.map { $0?.pgText }
             let result = withCStrings(texts) { pointers in
                 PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
             }
@@ -72,7 +72,6 @@ final class PGConnection {
             try check(made)
             prepared[sql] = name
         }
-        let texts = params.map { $0?.pgText }
         let result = withCStrings(texts) { pointers in
             PQexecPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
         }
@@ -84,6 +83,19 @@ final class PGConnection {
         }
         guard let result else { throw PGError(message: "out of memory", sqlState: nil, connectionFailed: isBroken) }
         return PGResult(result)
+    }
+
+    /// The parameters' text forms. PostgreSQL's text holds no NUL character (and a C string
+    /// would end there, silently cutting the value): such a value is refused.
+    static func texts(_ params: [PGBind?]) throws -> [String?] {
+        try params.map { param in
+            guard let text = param?.pgText else { return nil }
+            if text.utf8.contains(0) {
+                throw PGError(message: "a value contains a NUL character, which PostgreSQL text cannot hold", sqlState: "22021",
+                              connectionFailed: false)
+            }
+            return text
+        }
     }
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
