@@ -15,7 +15,8 @@ extension PostgresJobStore {
     /// The claim of one queue, in one statement (all its parts see the same snapshot, so
     /// each part names the rows it may touch and no row is changed twice):
     ///
-    /// - `exp`: jobs past `expires_at` that have not started become `expired`;
+    /// - `exp`: jobs past `expires_at` that have not started become `expired` (those another
+    ///   claimer holds are left to it: no claimer waits for another);
     /// - `due`: waiting jobs (`scheduled`, `retrying`) whose `run_at` has come, earliest first;
     /// - `q`: the best `limit` queued jobs (by `jobs_claim`'s order, skipping rows other
     ///   claimers hold);
@@ -28,8 +29,11 @@ extension PostgresJobStore {
         """
         WITH exp AS (
             UPDATE \(s)jobs SET state = 'expired', finished_at = $2::float8, error = 'expired before it started'
-            WHERE queue = $1 AND expires_at <= $2::float8 AND expires_at IS NOT NULL
-              AND state IN ('scheduled', 'queued', 'retrying')),
+            WHERE id IN (
+                SELECT id FROM \(s)jobs
+                WHERE queue = $1 AND expires_at <= $2::float8 AND expires_at IS NOT NULL
+                  AND state IN ('scheduled', 'queued', 'retrying')
+                FOR UPDATE SKIP LOCKED)),
         due AS MATERIALIZED (
             SELECT id, priority, run_at, task FROM \(s)jobs
             WHERE queue = $1 AND state IN ('scheduled', 'retrying') AND run_at <= $2::float8
