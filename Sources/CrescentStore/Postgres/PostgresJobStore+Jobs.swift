@@ -85,12 +85,23 @@ extension PostgresJobStore {
         """
     }
 
+    /// The same when every row has its reserved id (`queue.push`): nothing to read back.
+    var insertReservedSQL: String {
+        """
+        INSERT INTO \(s)jobs (id, task, queue, priority, state, args, attempt, max_attempts, run_at, created_at, expires_at)
+        SELECT u.id, u.task, u.queue, u.priority, u.state, u.args, 0, u.max_attempts, u.run_at, $10::float8, u.expires_at
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[],
+                    $8::float8[], $9::float8[])
+             AS u(id, task, queue, priority, state, args, max_attempts, run_at, expires_at)
+        """
+    }
+
     /// Inserts plain jobs in one statement; returns their ids in order.
     func insertPlain(_ ps: ArraySlice<JobInsertParams>, now: Date, conn: PGConnection) throws -> [Int64] {
-        if ps.allSatisfy({ $0.id != nil }) {
-            // `queue.push`'s reserved ids: nothing to read back.
-            try conn.query(insertPlainSQL, insertBinds(ps, now: now))
-            return ps.map { $0.id ?? 0 }
+        let reserved = ps.compactMap(\.id)
+        if reserved.count == ps.count {
+            try conn.query(insertReservedSQL, insertBinds(ps, now: now))
+            return reserved
         }
         let rows = try conn.query(insertPlainSQL, insertBinds(ps, now: now))
         guard rows.count == ps.count else {
