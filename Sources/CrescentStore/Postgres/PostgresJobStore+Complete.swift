@@ -5,7 +5,7 @@ import Foundation
 // the same transaction as the claims of the cycle.
 extension PostgresJobStore {
     /// A finished attempt's row (and its count in `run_seconds`), written in one statement
-    /// per transaction (`insertRuns`).
+    /// per transaction (`insertRuns`; completions write theirs in `finishSQL`).
     struct RunRow {
         var jobID: Int64
         var attempt: Int
@@ -25,8 +25,8 @@ extension PostgresJobStore {
     /// Completions first (in batch order, so that a success's store writes are seen by the
     /// checks of those after it), then the claims, in one transaction; an error anywhere rolls
     /// back the whole cycle. Round trips: one UPDATE per run of completions without store
-    /// checks, one for their pushes, one for their store writes, one for all run rows and
-    /// counts, one per claimed queue, and one NOTIFY when jobs were inserted or made due again.
+    /// checks (with their run rows and counts), one for their pushes, one for their store
+    /// writes, one per claimed queue, and one NOTIFY when jobs were inserted or made due again.
     public func jobCompleteAndClaim(_ completions: [JobCompletion], claims: [JobClaimParams],
                                     claimBudget: Int) throws -> (applied: [Bool], claimed: [[Job]], conflicts: [Int]) {
         try write { conn in
@@ -53,7 +53,6 @@ extension PostgresJobStore {
                     if conflict && flag { conflicts.append(i) }
                     i += 1
                 }
-                try insertRuns(work.runs, conn: conn)
             }
             var budget = claimBudget
             var claimed: [[Job]] = []
@@ -71,38 +70,52 @@ extension PostgresJobStore {
 
     /// What a cycle's completions leave for the end of its transaction.
     struct CycleWork {
-        var runs: [RunRow] = []
         /// A queue that got work (pushes, jobs due again): NOTIFY before commit.
         var wake: String?
     }
 
     /// The fenced, set-wise finish: each row applies only to a job still `running` that
-    /// attempt for that owner, with `cancel_requested` as $13 says. Returns the applied
-    /// rows' `ord` (their index in the arrays), the job's `started_at` and queue. The rows
-    /// are locked first in id order (`l`), as the rescuer and cancel lock them: a cancel or a
-    /// rescue of the same jobs on another host waits instead of deadlocking with it.
+    /// attempt for that owner, with `cancel_requested` as $13 says. The rows are locked
+    /// first in id order (`l`), as the rescuer and cancel lock them: a cancel or a rescue of
+    /// the same jobs on another host waits instead of deadlocking with it. The applied rows'
+    /// run rows and their counts in `run_seconds` (this process's rows: the key holds the
+    /// worker, so runners on several hosts never wait on each other's counters) are written
+    /// by the same statement. Returns the applied rows' `ord` (their index in the arrays)
+    /// and the job's queue.
     var finishSQL: String {
         """
         WITH l AS MATERIALIZED (
-            SELECT id FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state = 'running' ORDER BY id FOR UPDATE)
-        UPDATE \(s)jobs j SET state = v.state, result = v.result,
-            error = CASE WHEN v.keep THEN j.error ELSE v.error END,
-            finished_at = v.fin, run_at = COALESCE(v.run_at, j.run_at), attempt = j.attempt + v.ad,
-            max_attempts = j.max_attempts + v.md, lease_owner = NULL,
-            cancel_requested = CASE WHEN v.state = 'cancelled' THEN j.cancel_requested ELSE false END
-        FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
-                    $8::float8[], $9::float8[], $10::int[], $11::int[], $12::int[])
-             AS v(id, attempt, owner, state, result, keep, error, fin, run_at, ad, md, ord), l
-        WHERE l.id = v.id AND j.id = v.id AND j.state = 'running' AND j.attempt = v.attempt
-          AND j.lease_owner IS NOT DISTINCT FROM v.owner AND j.cancel_requested = $13::bool
-        RETURNING v.ord, j.started_at, j.queue
+            SELECT id FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state = 'running' ORDER BY id FOR UPDATE),
+        moved AS (
+            UPDATE \(s)jobs j SET state = v.state, result = v.result,
+                error = CASE WHEN v.keep THEN j.error ELSE v.error END,
+                finished_at = v.fin, run_at = COALESCE(v.run_at, j.run_at), attempt = j.attempt + v.ad,
+                max_attempts = j.max_attempts + v.md, lease_owner = NULL,
+                cancel_requested = CASE WHEN v.state = 'cancelled' THEN j.cancel_requested ELSE false END
+            FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
+                        $8::float8[], $9::float8[], $10::int[], $11::int[], $12::int[],
+                        $14::float8[], $15::float8[], $16::text[], $17::text[], $18::text[], $19::bigint[])
+                 AS v(id, attempt, owner, state, result, keep, error, fin, run_at, ad, md, ord,
+                      started, ended, outcome, run_error, traceback, second), l
+            WHERE l.id = v.id AND j.id = v.id AND j.state = 'running' AND j.attempt = v.attempt
+              AND j.lease_owner IS NOT DISTINCT FROM v.owner AND j.cancel_requested = $13::bool
+            RETURNING v.ord, j.queue, v.id, v.attempt, COALESCE(v.started, j.started_at, v.ended) AS started, v.ended,
+                      v.outcome, v.run_error, v.traceback, v.owner, v.second),
+        r AS (
+            INSERT INTO \(s)runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
+            SELECT id, attempt, started, ended, outcome, run_error, traceback, owner FROM moved ORDER BY ord),
+        t AS (
+            INSERT INTO \(s)run_seconds AS t (second, outcome, worker, n)
+            SELECT second, outcome, owner, COUNT(*) FROM moved GROUP BY second, outcome, owner
+            ON CONFLICT (second, outcome, worker) DO UPDATE SET n = t.n + EXCLUDED.n)
+        SELECT ord, queue FROM moved
         """
     }
 
-    /// Applies completions (each with the outcome to apply) in one UPDATE, then, for those
-    /// not applied, once more as if a cancel was requested (nearly never the case). Queues
-    /// run rows in `work`; inserts the applied successes' pushes and applies their store
-    /// writes. Returns which applied.
+    /// Applies completions (each with the outcome to apply) in one statement, then, for
+    /// those not applied, once more as if a cancel was requested (nearly never the case).
+    /// Inserts the applied successes' pushes and applies their store writes. Returns which
+    /// applied.
     func finishBatch(_ items: [(c: JobCompletion, outcome: CompletionOutcome)], now: Date, conn: PGConnection,
                      work: inout CycleWork) throws -> [Bool] {
         var applied = [Bool](repeating: false, count: items.count)
@@ -118,18 +131,18 @@ extension PostgresJobStore {
                 PGArray(ts.map(\.error)), PGArray(zip(ts, cs).map { $0.finished ? $1.finishedAt.epoch : nil }),
                 PGArray(ts.map { $0.runAt?.epoch }), PGArray(ts.map(\.attemptDelta)), PGArray(ts.map(\.maxAttemptsDelta)),
                 PGArray(cs.indices.map { $0 }), cancelRequested,
+                PGArray(cs.map { $0.startedAt?.epoch }), PGArray(cs.map { $0.finishedAt.epoch as Double? }),
+                PGArray(ts.map { $0.runOutcome.rawValue as String? }), PGArray(ts.map(\.runError)), PGArray(ts.map(\.traceback)),
+                PGArray(cs.map { Self.second($0.finishedAt.epoch) }),
             ])
             var done = Set<Int>()
             for r in 0..<rows.count {
                 let k = rows.int(r, 0)
                 guard cs.indices.contains(k), !done.contains(k) else { continue }
                 done.insert(k)
-                let (c, t) = (cs[k], ts[k])
                 applied[pending[k]] = true
-                let started = c.startedAt?.epoch ?? rows.doubleOrNil(r, 1) ?? c.finishedAt.epoch
-                work.runs.append(RunRow(jobID: c.jobID, attempt: c.attempt, startedAt: started, finishedAt: c.finishedAt.epoch,
-                                        outcome: t.runOutcome, error: t.runError, traceback: t.traceback, worker: c.worker))
-                if t.state == .queued || t.state == .scheduled || t.state == .retrying { work.wake = rows.string(r, 2) }
+                let state = ts[k].state
+                if state == .queued || state == .scheduled || state == .retrying { work.wake = rows.string(r, 1) }
             }
             pending = pending.enumerated().filter { !done.contains($0.offset) }.map(\.element)
         }
