@@ -271,7 +271,8 @@ extension PostgresJobStore {
 
     /// Deletes up to `limit` jobs of the final `state` finished before `before`, queue by
     /// queue through `jobs_finished` (state, queue, age): each queue's oldest are one range
-    /// of it. Rows are locked with SKIP LOCKED (pruners on two hosts pass each other) and
+    /// of it, read in its order (which also keeps a prepared statement's generic plan, which
+    /// knows neither the limit nor the cutoff, on the index). Rows are locked with SKIP LOCKED (pruners on two hosts pass each other) and
     /// deleted by their row address; the outer conditions are checked again on a row changed
     /// meanwhile (a retry by hand). Runs go with their job (ON DELETE CASCADE). Pruning
     /// succeeded jobs also drops `run_seconds` rows older than SQLite's `runTallyKeep`.
@@ -291,7 +292,7 @@ extension PostgresJobStore {
                 let r = try conn.query("""
                     DELETE FROM \(s)jobs WHERE ctid = ANY(ARRAY(
                         SELECT ctid FROM \(s)jobs WHERE \(condition) AND queue = $1 AND finished_at < $2
-                        LIMIT $3 FOR UPDATE SKIP LOCKED))
+                        ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))
                       AND \(condition) AND finished_at < $2
                     """, [names.string(i, 0), before.epoch, limit - deleted])
                 deleted += r.affected
