@@ -13,12 +13,13 @@ extension PostgresJobStore {
         """
 
     /// A job whose unique key another active job holds stays put (SQLite's `UPDATE OR
-    /// IGNORE`): this condition leaves it out.
+    /// IGNORE`): this condition leaves it out. (A job without a key matches no row here; no
+    /// `unique_key IS NULL OR` in front, so the planner may make it an anti-join.)
     func keyFree(_ table: String) -> String {
         """
-        (\(table).unique_key IS NULL OR NOT EXISTS (
+        NOT EXISTS (
             SELECT 1 FROM \(s)jobs AS a WHERE a.unique_key = \(table).unique_key
-              AND a.state IN ('scheduled', 'queued', 'running', 'retrying')))
+              AND a.state IN ('scheduled', 'queued', 'running', 'retrying'))
         """
     }
 
@@ -53,8 +54,8 @@ extension PostgresJobStore {
                 let r = try conn.query("""
                     WITH moved AS (
                         UPDATE \(s)jobs SET \(Self.retrySet)
-                        WHERE state = 'dead' AND \(keyFree("jobs")) AND (jobs.unique_key IS NULL OR NOT EXISTS (
-                            SELECT 1 FROM \(s)jobs AS d WHERE d.unique_key = jobs.unique_key AND d.state = 'dead' AND d.id < jobs.id))
+                        WHERE state = 'dead' AND \(keyFree("jobs")) AND NOT EXISTS (
+                            SELECT 1 FROM \(s)jobs AS d WHERE d.unique_key = jobs.unique_key AND d.state = 'dead' AND d.id < jobs.id)
                         RETURNING queue)
                     SELECT COUNT(*), MIN(queue) FROM moved
                     """, [Date().epoch])
