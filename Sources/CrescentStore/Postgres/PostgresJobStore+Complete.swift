@@ -78,9 +78,13 @@ extension PostgresJobStore {
 
     /// The fenced, set-wise finish: each row applies only to a job still `running` that
     /// attempt for that owner, with `cancel_requested` as $13 says. Returns the applied
-    /// rows' `ord` (their index in the arrays), the job's `started_at` and queue.
+    /// rows' `ord` (their index in the arrays), the job's `started_at` and queue. The rows
+    /// are locked first in id order (`l`), as the rescuer and cancel lock them: a cancel or a
+    /// rescue of the same jobs on another host waits instead of deadlocking with it.
     var finishSQL: String {
         """
+        WITH l AS MATERIALIZED (
+            SELECT id FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state = 'running' ORDER BY id FOR UPDATE)
         UPDATE \(s)jobs j SET state = v.state, result = v.result,
             error = CASE WHEN v.keep THEN j.error ELSE v.error END,
             finished_at = v.fin, run_at = COALESCE(v.run_at, j.run_at), attempt = j.attempt + v.ad,
@@ -88,8 +92,8 @@ extension PostgresJobStore {
             cancel_requested = CASE WHEN v.state = 'cancelled' THEN j.cancel_requested ELSE false END
         FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
                     $8::float8[], $9::float8[], $10::int[], $11::int[], $12::int[])
-             AS v(id, attempt, owner, state, result, keep, error, fin, run_at, ad, md, ord)
-        WHERE j.id = v.id AND j.state = 'running' AND j.attempt = v.attempt
+             AS v(id, attempt, owner, state, result, keep, error, fin, run_at, ad, md, ord), l
+        WHERE l.id = v.id AND j.id = v.id AND j.state = 'running' AND j.attempt = v.attempt
           AND j.lease_owner IS NOT DISTINCT FROM v.owner AND j.cancel_requested = $13::bool
         RETURNING v.ord, j.started_at, j.queue
         """
