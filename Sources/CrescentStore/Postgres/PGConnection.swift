@@ -40,9 +40,28 @@ final class PGConnection {
         try check(result)
     }
 
+    /// Whether `query` prepares statements on the server (false behind PgBouncer in
+    /// transaction mode, where a prepared statement may live on another server connection:
+    /// each query is then parsed with its parameters, unnamed).
+    var prepares = true
+
     /// Runs one statement with `params` (`$1`, `$2`, …), prepared on first use.
     @discardableResult
     func query(_ sql: String, _ params: [PGBind?] = []) throws -> PGResult {
+        if !prepares {
+            let texts = params.map { $0?.pgText }
+            let result = withCStrings(texts) { pointers in
+                PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
+            }
+            do {
+                try check(result)
+            } catch {
+                PQclear(result)
+                throw error
+            }
+            guard let result else { throw PGError(message: "out of memory", sqlState: nil, connectionFailed: isBroken) }
+            return PGResult(result)
+        }
         let name: String
         if let known = prepared[sql] {
             name = known
@@ -63,7 +82,8 @@ final class PGConnection {
             PQclear(result)
             throw error
         }
-        return PGResult(result!)
+        guard let result else { throw PGError(message: "out of memory", sqlState: nil, connectionFailed: isBroken) }
+        return PGResult(result)
     }
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
@@ -187,6 +207,10 @@ struct PGArray: PGBind {
 
     init<S: Sequence>(_ values: S) where S.Element == Int64 {
         pgText = "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
+
+    init<S: Sequence>(_ values: S) where S.Element == Int64? {
+        pgText = "{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
     }
 
     init<S: Sequence>(_ values: S) where S.Element == Int {
