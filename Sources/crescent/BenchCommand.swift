@@ -10,7 +10,8 @@ import Glibc
 #endif
 
 /// `crescent bench`: throughput and latency on a temporary database, with the real runner
-/// (SQLite in WAL, Lua handlers, a run row per attempt).
+/// (SQLite in WAL, or a fresh schema on a PostgreSQL server with `--database`; Lua handlers,
+/// a run row per attempt).
 ///
 /// 1. Enqueue in bulk: one handler calls `queue.push` `--jobs` times; its pushes commit with its success.
 /// 2. Drain: a runner with `run --limit` semantics runs them all (`--mode` says what each does).
@@ -32,6 +33,8 @@ struct BenchCommand: CrescentCommand {
     var latencyJobs: Int = 200
     @Option(help: "Jobs enqueued by separate `crescent enqueue` processes for the cross-process latency (default 20).")
     var processJobs: Int = 20
+    @Option(help: "A postgres:// URL: run in a fresh schema bench_<random> on that server, dropped at the end (default: a temporary SQLite file).")
+    var database: String?
 
     func execute() throws {
         guard jobs > 0, latencyJobs >= 0, processJobs >= 0 else {
@@ -40,6 +43,7 @@ struct BenchCommand: CrescentCommand {
         guard jobs <= SizeLimits.pushesPerAttempt else {  // one handler pushes them all
             throw CrescentError.usage("--jobs must be at most \(SizeLimits.pushesPerAttempt) (the pushes one attempt may make)")
         }
+        let postgres = try database.map(Self.benchSchemaURL)
         let base = (try? options.load()) ?? Config(baseDir: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crescent-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -66,8 +70,10 @@ struct BenchCommand: CrescentCommand {
                 end }
 
                 """.write(to: tasks.appendingPathComponent("fan.lua"), atomically: true, encoding: .utf8)
+            // A PostgreSQL URL reaches the `crescent enqueue` children through the environment,
+            // so its password is never written to a file.
             try """
-                database = "bench.db"
+                database = "\(postgres == nil ? "bench.db" : "${\(Self.databaseVariable)}")"
                 [log]
                 level = "error"
 
@@ -76,7 +82,7 @@ struct BenchCommand: CrescentCommand {
             throw CrescentError.failed("cannot create the benchmark folder: \(error)")
         }
         var config = Config(baseDir: dir)
-        config.database = dir.appendingPathComponent("bench.db").path
+        config.database = postgres ?? dir.appendingPathComponent("bench.db").path
         config.threads = threads ?? base.threads
         config.memoryLimit = base.memoryLimit
         config.durability = base.durability
@@ -87,6 +93,8 @@ struct BenchCommand: CrescentCommand {
         LogSetup.bootstrap(format: .text, level: .error)
         let logger = Logger(label: "crescent")
         let store = try config.openStore()
+        // The benchmark's schema goes with it, whatever happens (the runners' stores are gone by then).
+        defer { Self.dropSchema(of: store) }
 
         // 1. Enqueue in bulk: queue.push in a loop inside one handler, committed with its success.
         let fan: JobInsertResult
@@ -138,7 +146,8 @@ struct BenchCommand: CrescentCommand {
         // 3. Enqueue → start on an idle runner.
         var api: [Double] = [], connection: [Double] = [], process: [Double] = []
         if latencyJobs > 0 || processJobs > 0 {
-            (api, connection, process) = try measureLatency(config: config, store: store, dir: dir, logger: logger)
+            (api, connection, process) = try measureLatency(config: config, store: store, dir: dir, logger: logger,
+                                                            environment: postgres.map { [Self.databaseVariable: $0] } ?? [:])
         }
 
         func pct(_ values: [Double], _ p: Double) -> String {
@@ -148,8 +157,10 @@ struct BenchCommand: CrescentCommand {
         func line(_ name: String, _ values: [Double]) {
             Output.line("enqueue→start, \(name): p50 \(pct(values, 0.5)), p99 \(pct(values, 0.99)) over \(values.count) jobs")
         }
+        let durability = config.isPostgres ? "the server's synchronous_commit" : config.durability == .full ? "full" : "normal"
         Output.line("crescent bench: \(jobs) \(mode.rawValue) jobs, threads=\(config.threads), concurrency=\(slots), "
-            + "durability=\(config.durability == .full ? "full" : "normal"), cores=\(Foundation.ProcessInfo.processInfo.activeProcessorCount)")
+            + "durability=\(durability), cores=\(Foundation.ProcessInfo.processInfo.activeProcessorCount)")
+        Output.line("store: \(store.storeDescription)")
         Output.line(String(format: "enqueue: %.0f jobs/s (%.3f s; queue.push in one handler, committed with its success)",
                            Double(jobs) / enqueueSeconds, enqueueSeconds))
         Output.line(String(format: "drain:   %.0f jobs/s (%.3f s, runner start-up included; %.3f s with its shutdown)%@",
@@ -161,8 +172,8 @@ struct BenchCommand: CrescentCommand {
     }
 
     /// Latencies in ms for the three paths, each job enqueued alone on an idle runner.
-    private func measureLatency(config: Config, store: SQLiteJobStore, dir: URL, logger: Logger) throws
-        -> ([Double], [Double], [Double]) {
+    private func measureLatency(config: Config, store: any JobStore, dir: URL, logger: Logger,
+                                environment: [String: String]) throws -> ([Double], [Double], [Double]) {
         let idle = Runner(config: config, options: .init(limit: 2 * latencyJobs + processJobs), logger: logger)
         let contextBox = ContextBox()
         idle.frontEnd = { context in
@@ -191,6 +202,7 @@ struct BenchCommand: CrescentCommand {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: exe)
             child.arguments = ["enqueue", "bench", "--config", dir.appendingPathComponent("crescent.toml").path]
+            child.environment = Foundation.ProcessInfo.processInfo.environment.merging(environment) { $1 }
             let out = Pipe()
             child.standardOutput = out
             do { try child.run() } catch { break }

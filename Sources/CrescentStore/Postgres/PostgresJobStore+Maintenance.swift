@@ -13,12 +13,13 @@ extension PostgresJobStore {
         """
 
     /// A job whose unique key another active job holds stays put (SQLite's `UPDATE OR
-    /// IGNORE`): this condition leaves it out.
+    /// IGNORE`): this condition leaves it out. (A job without a key matches no row here; no
+    /// `unique_key IS NULL OR` in front, so the planner may make it an anti-join.)
     func keyFree(_ table: String) -> String {
         """
-        (\(table).unique_key IS NULL OR NOT EXISTS (
+        NOT EXISTS (
             SELECT 1 FROM \(s)jobs AS a WHERE a.unique_key = \(table).unique_key
-              AND a.state IN ('scheduled', 'queued', 'running', 'retrying')))
+              AND a.state IN ('scheduled', 'queued', 'running', 'retrying'))
         """
     }
 
@@ -53,8 +54,8 @@ extension PostgresJobStore {
                 let r = try conn.query("""
                     WITH moved AS (
                         UPDATE \(s)jobs SET \(Self.retrySet)
-                        WHERE state = 'dead' AND \(keyFree("jobs")) AND (jobs.unique_key IS NULL OR NOT EXISTS (
-                            SELECT 1 FROM \(s)jobs AS d WHERE d.unique_key = jobs.unique_key AND d.state = 'dead' AND d.id < jobs.id))
+                        WHERE state = 'dead' AND \(keyFree("jobs")) AND NOT EXISTS (
+                            SELECT 1 FROM \(s)jobs AS d WHERE d.unique_key = jobs.unique_key AND d.state = 'dead' AND d.id < jobs.id)
                         RETURNING queue)
                     SELECT COUNT(*), MIN(queue) FROM moved
                     """, [Date().epoch])
@@ -271,7 +272,8 @@ extension PostgresJobStore {
 
     /// Deletes up to `limit` jobs of the final `state` finished before `before`, queue by
     /// queue through `jobs_finished` (state, queue, age): each queue's oldest are one range
-    /// of it. Rows are locked with SKIP LOCKED (pruners on two hosts pass each other) and
+    /// of it, read in its order (which also keeps a prepared statement's generic plan, which
+    /// knows neither the limit nor the cutoff, on the index). Rows are locked with SKIP LOCKED (pruners on two hosts pass each other) and
     /// deleted by their row address; the outer conditions are checked again on a row changed
     /// meanwhile (a retry by hand). Runs go with their job (ON DELETE CASCADE). Pruning
     /// succeeded jobs also drops `run_seconds` rows older than SQLite's `runTallyKeep`.
@@ -291,7 +293,7 @@ extension PostgresJobStore {
                 let r = try conn.query("""
                     DELETE FROM \(s)jobs WHERE ctid = ANY(ARRAY(
                         SELECT ctid FROM \(s)jobs WHERE \(condition) AND queue = $1 AND finished_at < $2
-                        LIMIT $3 FOR UPDATE SKIP LOCKED))
+                        ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))
                       AND \(condition) AND finished_at < $2
                     """, [names.string(i, 0), before.epoch, limit - deleted])
                 deleted += r.affected
