@@ -20,6 +20,9 @@ final class PGConnection {
             throw PGError(message: message, sqlState: nil, connectionFailed: true)
         }
         handle = conn
+        // Server notices (`NOTICE: … skipping`, `DETAIL: drop cascades …`) would go to stderr,
+        // through CLI output and JSON logs: nothing Crescent says comes that way.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
     }
 
     deinit { PQfinish(handle) }

@@ -87,6 +87,8 @@ extension PostgresJobStore {
     public func jobCancel(ids: [Int64]) throws -> [Int64] {
         if ids.isEmpty { return [] }
         let done = try write { conn in
+            // Rows locked in id order first, as completions lock theirs: the two never deadlock.
+            try conn.query("SELECT id FROM \(s)jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", [PGArray(ids)])
             let r = try conn.query("""
                 WITH cancelled AS (
                     UPDATE \(s)jobs SET state = 'cancelled', finished_at = $1

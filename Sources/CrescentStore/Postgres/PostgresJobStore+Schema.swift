@@ -15,7 +15,11 @@ extension PostgresJobStore {
         do {
             try conn.transaction {
                 try conn.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["crescent migrate " + url.schema])
-                try conn.execute("CREATE SCHEMA IF NOT EXISTS \(q)")
+                // Created only when missing: CREATE SCHEMA needs the CREATE right on the database
+                // even with IF NOT EXISTS, and a schema made by the DBA needs only its owner.
+                if try conn.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [url.schema]).count == 0 {
+                    try conn.execute("CREATE SCHEMA \(q)")
+                }
                 try conn.execute("""
                     CREATE TABLE IF NOT EXISTS \(q).migrations (
                         version    integer PRIMARY KEY,

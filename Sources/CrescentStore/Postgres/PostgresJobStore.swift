@@ -14,7 +14,7 @@ import Foundation
 ///   precision` columns, schedule occurrences rounded to the millisecond, the same states
 ///   and the same fencing on owner and attempt. Claims take rows with `FOR UPDATE SKIP
 ///   LOCKED`, so claimers on other hosts pass each other instead of waiting.
-public final class PostgresJobStore: @unchecked Sendable {
+public final class PostgresJobStore: JobStore, @unchecked Sendable {
     public let url: PostgresURL
     /// `"crescent"."` — the schema prefix every statement's table names carry.
     let s: String
@@ -28,19 +28,34 @@ public final class PostgresJobStore: @unchecked Sendable {
     public init(url: PostgresURL) throws {
         self.url = url
         s = "\"\(url.schema)\"."
-        pool = ConnectionPool(conninfo: url.conninfo, size: url.poolSize, display: url.display)
+        pool = ConnectionPool(conninfo: url.conninfo, size: url.poolSize, prepares: !url.pollOnly)
         let first: PGConnection
         do {
             first = try PGConnection(conninfo: url.conninfo)
         } catch let error as PGError {
             throw Self.startFailure(error, url: url)
         }
+        first.prepares = !url.pollOnly
         try Self.migrate(first, url: url)
         pool.adopt(first)
         wakeups = url.pollOnly ? nil : PostgresWakeups(conninfo: url.conninfo, channel: Self.channel(url.schema))
     }
 
     deinit { wakeups?.stop() }
+
+    public var storeDescription: String { "postgres \(url.display)" }
+
+    /// Counts the wake-ups received; the first call starts listening (before it returns), so
+    /// one-shot commands that never wait for work never open the listening connection.
+    public func wakeToken() throws -> Int64 {
+        wakeups?.start()
+        return wakeups?.token ?? 0
+    }
+
+    public func onWakeup(_ handler: @escaping @Sendable () -> Void) {
+        wakeups?.start()
+        wakeups?.onWakeup(handler)
+    }
 
     /// The NOTIFY channel of a schema's wake-ups.
     static func channel(_ schema: String) -> String { "crescent_wake_\(schema)" }
@@ -139,13 +154,13 @@ public final class PostgresJobStore: @unchecked Sendable {
 final class ConnectionPool: @unchecked Sendable {
     private let conninfo: String
     private let size: Int
-    private let display: String
+    private let prepares: Bool
     private let cond = NSCondition()
     private var idle: [PGConnection] = []
     private var open = 0
 
-    init(conninfo: String, size: Int, display: String) {
-        self.conninfo = conninfo; self.size = size; self.display = display
+    init(conninfo: String, size: Int, prepares: Bool) {
+        self.conninfo = conninfo; self.size = size; self.prepares = prepares
     }
 
     func take() throws -> PGConnection {
@@ -158,7 +173,9 @@ final class ConnectionPool: @unchecked Sendable {
         open += 1
         cond.unlock()
         do {
-            return try PGConnection(conninfo: conninfo)
+            let conn = try PGConnection(conninfo: conninfo)
+            conn.prepares = prepares
+            return conn
         } catch {
             cond.lock()
             open -= 1

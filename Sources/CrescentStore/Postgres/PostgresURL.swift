@@ -77,8 +77,17 @@ public struct PostgresURL: Sendable, Equatable {
         self.display = Self.redact(url)
     }
 
-    /// `url` with its password replaced by `***` (and nothing else changed).
+    /// `url` with its password (in the user part or a `password=` option) replaced by `***`.
     public static func redact(_ url: String) -> String {
+        let base = redactUserinfo(url)
+        guard let q = base.firstIndex(of: "?") else { return base }
+        let options = base[base.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false).map { item in
+            item.lowercased().hasPrefix("password=") ? "password=***" : String(item)
+        }
+        return String(base[...q]) + options.joined(separator: "&")
+    }
+
+    private static func redactUserinfo(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
         let rest = url[scheme.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex

@@ -18,13 +18,32 @@ final class PostgresWakeups: @unchecked Sendable {
     /// Whether the listening connection is up (for `status`).
     private(set) var connected = false
 
+    private var started = false
+
     init(conninfo: String, channel: String) {
         self.conninfo = conninfo
         self.channel = channel
-        // The thread holds this object until `stop` ends its loop (within a second).
-        let thread = Thread { self.loop() }
+    }
+
+    /// Starts listening, once: connects and LISTENs on the caller's thread (so a
+    /// notification committed after this returns is seen), then waits for notifications on a
+    /// thread of its own, which holds this object until `stop` ends its loop (within a second).
+    /// When the first connection fails, the thread keeps trying.
+    func start() {
+        lock.lock()
+        if started || stopped { lock.unlock(); return }
+        started = true
+        lock.unlock()
+        nonisolated(unsafe) let first = try? listeningConnection()  // handed to the thread, used only there
+        let thread = Thread { self.loop(first: first) }
         thread.name = "crescent.pg-listen"
         thread.start()
+    }
+
+    private func listeningConnection() throws -> PGConnection {
+        let conn = try PGConnection(conninfo: conninfo)
+        try conn.execute("LISTEN \"\(channel)\"")
+        return conn
     }
 
     var token: Int64 {
@@ -53,18 +72,23 @@ final class PostgresWakeups: @unchecked Sendable {
         for h in hs { h() }
     }
 
-    private func loop() {
+    private func loop(first: PGConnection?) {
         var pause = 0.1
+        var next = first
         var everConnected = false
         while !isStopped {
             let conn: PGConnection
-            do {
-                conn = try PGConnection(conninfo: conninfo)
-                try conn.execute("LISTEN \"\(channel)\"")
-            } catch {
-                Thread.sleep(forTimeInterval: pause)
-                pause = min(pause * 2, 5)
-                continue
+            if let ready = next {
+                conn = ready
+                next = nil
+            } else {
+                do {
+                    conn = try listeningConnection()
+                } catch {
+                    Thread.sleep(forTimeInterval: pause)
+                    pause = min(pause * 2, 5)
+                    continue
+                }
             }
             pause = 0.1
             lock.lock(); connected = true; lock.unlock()
