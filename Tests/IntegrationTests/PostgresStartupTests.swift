@@ -51,7 +51,7 @@ struct PostgresStartupTests {
     /// never print `secret`.
     func expectStartupError(_ p: Project, secret: String, _ what: String, names: (String) -> Bool) throws {
         for command in [["run"], ["status"]] {
-            let r = try p.run(command, timeout: 60)
+            let r = try p.run(command, timeout: 20)
             let lines = r.stderr.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             print("\(what), crescent \(command[0]): exit \(r.code): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
             #expect(r.code == 2, "\(what): crescent \(command[0]) exits 2: \(r.stderr)")
@@ -114,8 +114,9 @@ struct PostgresStartupTests {
         let n = 3000
         let p = try Self.project(tasks: ["seed.lua": ReliabilityTests.seed, "work.lua": Self.task])
         defer { p.dropSchema() }
-        #expect(try p.run(["enqueue", "seed", "--args", "{\"n\": \(n)}"]).code == 0)
         let runners = try (0..<2).map { _ in try Background(p, ["run"]) }
+        #expect(waitFor(timeout: 60) { Self.psql("SELECT count(*) FROM processes", schema: p.schema) == ["2"] }, "both runners registered")
+        #expect(try p.run(["enqueue", "seed", "--args", "{\"n\": \(n)}"]).code == 0)
         let drained = waitFor(timeout: 180, every: 0.2) {
             Self.psql("SELECT count(*) FROM jobs WHERE task = 'work' AND state = 'succeeded'", schema: p.schema) == ["\(n)"]
         }
