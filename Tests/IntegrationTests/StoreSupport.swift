@@ -50,17 +50,8 @@ enum PSQL {
     /// becomes the search path). Never prompts for a password.
     static func run(_ url: String, _ query: String, searchPath: String? = nil) -> Output {
         guard let path else { return Output(rows: [], errors: "psql not found", code: -1) }
-        var parts = URLComponents(string: url)
-        let own: Set<String> = ["schema", "pool_size", "pgbouncer"]
-        let kept = (parts?.queryItems ?? []).filter { !own.contains($0.name) }
-        parts?.queryItems = kept.isEmpty ? nil : kept
-        let p = Process()
+        let p = process(url, searchPath: searchPath, ["-v", "ON_ERROR_STOP=1", "-c", query])
         p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", parts?.string ?? url, "-c", query]
-        var env = ProcessInfo.processInfo.environment
-        env["PGCONNECT_TIMEOUT"] = "5"
-        env["PGOPTIONS"] = searchPath.map { "-c search_path=\($0)" }
-        p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -69,6 +60,23 @@ enum PSQL {
         do { try p.run() } catch { return Output(rows: [], errors: "\(error)", code: -1) }
         p.waitUntilExit()
         return Output(rows: o.text().split(separator: "\n").map(String.init), errors: e.text(), code: p.terminationStatus)
+    }
+
+    /// A psql process (not started) on `url` without Crescent's own options, its search path
+    /// `searchPath`: unaligned rows, no prompts, no ~/.psqlrc.
+    static func process(_ url: String, searchPath: String?, _ args: [String]) -> Process {
+        var parts = URLComponents(string: url)
+        let own: Set<String> = ["schema", "pool_size", "pgbouncer"]
+        let kept = (parts?.queryItems ?? []).filter { !own.contains($0.name) }
+        parts?.queryItems = kept.isEmpty ? nil : kept
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path ?? "/usr/bin/psql")
+        p.arguments = ["-X", "-q", "-A", "-t", "-d", parts?.string ?? url] + args
+        var env = ProcessInfo.processInfo.environment
+        env["PGCONNECT_TIMEOUT"] = "5"
+        env["PGOPTIONS"] = searchPath.map { "-c search_path=\($0)" }
+        p.environment = env
+        return p
     }
 
     /// SQLite's dialect where the tests use it, in PostgreSQL's: `json_extract(col, '$.key')`.
