@@ -209,6 +209,7 @@ enum DashboardTemplates {
     static let processes = """
         <h1>Processes</h1>
         <p class="muted">The <code>crescent run</code> processes on this database, with the jobs running in each at its last heartbeat.</p>
+        <p>Store: <code>{{store}}</code></p>
         {{#hasProcesses}}
         <table>
         <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th></tr></thead>

@@ -368,7 +368,7 @@ extension HTTPServer {
                 "stale": now.timeIntervalSince(p.heartbeatAt) > lease, "busy": p.busy,
             ]
         }
-        let context: [String: Any] = ["processes": rows, "hasProcesses": !rows.isEmpty]
+        let context: [String: Any] = ["processes": rows, "hasProcesses": !rows.isEmpty, "store": store.storeDescription]
         return try await render("processes", title: "Processes", active: "/processes", request: request, context: context)
     }
 }

@@ -17,7 +17,7 @@ public final class HTTPServer: Sendable {
     public static let maxBodySize = 1 << 20
 
     let config: Config
-    let store: SQLiteJobStore
+    let store: any JobStore
     let registry: TaskRegistry
     let enqueuer: Enqueuer
     let onEnqueued: @Sendable () -> Void
@@ -41,7 +41,7 @@ public final class HTTPServer: Sendable {
 
     /// With `health` (a running `run` process's own view: nil when healthy, else why not),
     /// `/healthz` answers from it without touching the database; without, it pings the store.
-    public convenience init(config: Config, store: SQLiteJobStore, registry: TaskRegistry, enqueuer: Enqueuer,
+    public convenience init(config: Config, store: any JobStore, registry: TaskRegistry, enqueuer: Enqueuer,
                             onEnqueued: @escaping @Sendable () -> Void, logger: Logger,
                             health: (@Sendable () -> String?)? = nil) {
         let check: @Sendable () throws -> Void
@@ -54,7 +54,7 @@ public final class HTTPServer: Sendable {
                   logger: logger, healthCheck: check)
     }
 
-    init(config: Config, store: SQLiteJobStore, registry: TaskRegistry, enqueuer: Enqueuer,
+    init(config: Config, store: any JobStore, registry: TaskRegistry, enqueuer: Enqueuer,
          onEnqueued: @escaping @Sendable () -> Void, logger: Logger, healthCheck: @escaping @Sendable () throws -> Void) {
         self.config = config
         self.store = store

@@ -19,7 +19,9 @@ public struct Config: Sendable {
     public var file: URL?
     /// Relative paths resolve against this folder (the config file's).
     public var baseDir: URL
+    /// A SQLite file's absolute path, or a `postgres://` URL as given (see `isPostgres`).
     public var database: String
+    /// SQLite only; PostgreSQL's durability is the server's `synchronous_commit`.
     public var durability: Durability = .normal
     public var tasksDir: URL
 
@@ -224,7 +226,7 @@ struct ConfigReader {
             guard let v = root[key] else { continue }
             switch key {
             case "database":
-                c.database = resolve(try string(v, key, ""), c.baseDir).path
+                c.database = try database(try string(v, key, ""), base: c.baseDir)
             case "durability":
                 let s = try string(v, key, "")
                 guard let d = Config.Durability(rawValue: s) else { throw fail(key, section: "", "must be \"normal\" or \"full\", not \"\(s)\"") }

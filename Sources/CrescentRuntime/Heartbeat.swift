@@ -45,6 +45,9 @@ public final class Heartbeat: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
     private var identity: (dev: UInt64, ino: UInt64)?
+    /// Failing reads of cancel and stop requests, and failing rescues (heartbeat thread only).
+    private var requestsOutage = StoreOutage("reading cancel and stop requests")
+    private var rescueOutage = StoreOutage("rescue")
     private var startedAt = Date()
 
     public init(store: JobStore, registry: TaskRegistry, process: WorkerProcess, settings: Settings, logger: Logger,
@@ -133,8 +136,9 @@ public final class Heartbeat: @unchecked Sendable {
                 logger.info("stop requested by crescent stop")
                 onStopRequested()
             }
+            requestsOutage.succeeded(logger: logger)
         } catch {
-            logger.error("could not read cancel and stop requests", metadata: ["error": "\(error)"])
+            requestsOutage.failed(error, logger: logger)
         }
     }
 
@@ -175,6 +179,7 @@ public final class Heartbeat: @unchecked Sendable {
         do {
             let view = try store.leaseView()
             let stale = lock.withLock { watch.observe(view, me: process.id, at: Monotonic.now()) }
+            rescueOutage.succeeded(logger: logger)
             guard !stale.isEmpty else { return }
             let rescued = try store.jobRescue(stale: stale) { job in
                 guard job.attempt < job.maxAttempts else { return nil }
@@ -188,7 +193,7 @@ public final class Heartbeat: @unchecked Sendable {
                 ])
             }
         } catch {
-            logger.error("rescue failed", metadata: ["error": "\(error)"])
+            rescueOutage.failed(error, logger: logger)
         }
     }
 

@@ -87,14 +87,20 @@ public final class Pipeline: @unchecked Sendable {
     private var results: [ExecResult] = []        // guarded by cond
     private var finished = 0                      // guarded by cond
     /// No more claims (shutdown began); outcomes are still written.
-    private var stopping = false                  // guarded by cond
+    var stopping = false                  // guarded by cond
     /// Shutdown is over: write what has arrived and end the thread.
     private var finishing = false                 // guarded by cond
     private var wakeRequested = false             // guarded by cond
     /// A cycle that may claim is under way (its claims are not yet counted in `handing`).
     private var claimingCycle = false             // guarded by cond
     /// Jobs claimed and committed, not yet registered in `running` by the handoff queue.
-    private var handing = 0                       // guarded by cond
+    var handing = 0                       // guarded by cond
+
+    /// Claims that failed lately (logged when it begins and ends: Pipeline+Outage.swift).
+    var claimOutage = StoreOutage("claim")       // pipeline thread only
+    /// A cycle's transaction with claims failed: they may have committed all the same (a
+    /// connection lost during COMMIT), leaving jobs this process owns but never started.
+    var claimsUncertain = false                  // pipeline thread only
 
     /// After-commit work, in commit order (see the type's comment).
     private let handoff = Handoff()
@@ -125,6 +131,9 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     public func start() {
+        // A wake-up another host's commit pushes (PostgreSQL's NOTIFY) ends an idle wait at
+        // once, as a same-process enqueue does; `wakeToken` is still polled as the fallback.
+        store.onWakeup { [weak self] in self?.wake() }
         handoff.start()
         startWatchdog()
         let thread = Thread { [self] in cycleLoop(); threadDone.signal() }
@@ -245,6 +254,7 @@ public final class Pipeline: @unchecked Sendable {
     private func cycleLoop() {
         var lastRefresh = Date.distantPast
         while true {
+            if claimsUncertain { reconcileClaims() }
             // Read before claiming, so a commit by another process during the claims is seen.
             let version = try? store.wakeToken()
             let allowed = canClaim?() ?? true
@@ -323,11 +333,15 @@ public final class Pipeline: @unchecked Sendable {
             claimingCycle = false
             cond.unlock()
             if let failure {
+                if !claims.isEmpty { claimsUncertain = true }
                 if completions.isEmpty {
-                    logger.error("claim failed", metadata: ["queues": "\(wants.map(\.name))", "error": "\(failure)"])
+                    claimOutage.failed(failure, logger: logger, consequence: "trying again; jobs wait meanwhile",
+                                       metadata: ["queues": "\(wants.map(\.name))"])
                 } else {
                     (applied, conflicts) = completeRetrying(completions, after: failure)
                 }
+            } else if !claims.isEmpty {
+                claimOutage.succeeded(logger: logger)
             }
 
             if !batch.isEmpty || claimedCount > 0 {
@@ -347,6 +361,7 @@ public final class Pipeline: @unchecked Sendable {
     private func completeRetrying(_ completions: [JobCompletion], after error: any Error) -> (applied: [Bool], conflicts: [Int]) {
         var error = error
         var delay = 0.05
+        var outage = StoreOutage("completion")
         while true {
             // Shutdown is over (its deadline passed): say what was not written and stop trying.
             if cond.withLock({ finishing }) {
@@ -355,11 +370,12 @@ public final class Pipeline: @unchecked Sendable {
                 ])
                 return (Array(repeating: false, count: completions.count), [])
             }
-            logger.error("completion failed; retrying", metadata: ["error": "\(error)", "count": "\(completions.count)"])
+            outage.failed(error, logger: logger, metadata: ["count": "\(completions.count)"])
             Thread.sleep(forTimeInterval: delay)
             delay = min(delay * 2, 2)
             do {
                 let done = try store.jobCompleteAndClaim(completions, claims: [], claimBudget: 0)
+                outage.succeeded(logger: logger)
                 return (done.applied, done.conflicts)
             } catch let next {
                 error = next

@@ -36,6 +36,8 @@ public final class Pruner: @unchecked Sendable {
     private var stopping = false
     private var started = false
     private let done = DispatchSemaphore(value: 0)
+    /// Passes failing on the store (pruner thread only): logged when it begins and ends.
+    private var outage = StoreOutage("prune")
 
     public init(store: JobStore, settings: Settings, logger: Logger, load: @escaping @Sendable () -> Int) {
         self.store = store
@@ -89,10 +91,11 @@ public final class Pruner: @unchecked Sendable {
                 do {
                     n = try store.jobPrune(state: state, before: now.addingTimeInterval(-age), limit: settings.batch)
                 } catch {
-                    logger.error("prune failed", metadata: ["state": "\(state.rawValue)", "error": "\(error)"])
+                    outage.failed(error, logger: logger, consequence: "trying again on the next pass", metadata: ["state": "\(state.rawValue)"])
                     failed = true
                     break
                 }
+                outage.succeeded(logger: logger)
                 total += n
                 if n < settings.batch { break }
                 let took = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9

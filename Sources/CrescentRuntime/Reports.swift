@@ -78,6 +78,7 @@ public enum Reports {
         let known = Set(registry.current.tasks.keys)
         let missing = try store.queuedTaskCounts().filter { !known.contains($0.key) }
         return .object([
+            "store": .string(store.storeDescription),
             "queues": .object(queues.mapValues { .object($0) }),
             "processes": .array(processes),
             "next_fires": .array(Array(fires)),

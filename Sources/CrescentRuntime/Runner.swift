@@ -11,14 +11,6 @@ extension Config {
                   httpTimeout: httpTimeout, maxConnectionsPerHost: maxConnectionsPerHost, httpAllowHosts: httpAllowHosts)
     }
 
-    public func openStore() throws(CrescentError) -> SQLiteJobStore {
-        do {
-            return try SQLiteJobStore(path: database, durability: durability == .full ? .full : .normal)
-        } catch {
-            throw .failed("cannot open the database \(database): \(error)")
-        }
-    }
-
     /// Reads and validates the tasks directory into a fresh registry. With `store`, a task whose
     /// file fails to load now keeps the definition a runner last persisted (its last good version).
     /// The snapshot returned has the files whose load got stuck marked (`stalled`), for VMs to skip.
@@ -44,7 +36,7 @@ public final class Runner: @unchecked Sendable {
 
     /// What a running Runner offers to front ends started beside it (the HTTP server).
     public struct Context: Sendable {
-        public var store: SQLiteJobStore
+        public var store: any JobStore
         public var registry: TaskRegistry
         public var enqueuer: Enqueuer
         /// Wake the pipeline (a job was enqueued in this process).
@@ -147,7 +139,7 @@ public final class Runner: @unchecked Sendable {
         let heartbeat = Heartbeat(
             store: store, registry: registry, process: process,
             settings: .init(lease: config.lease, interval: min(2, config.lease / 3)), logger: logger,
-            databasePath: config.database, busy: { pipeline.busy }, running: { pipeline.runningAttempts },
+            databasePath: store is SQLiteJobStore ? config.database : nil, busy: { pipeline.busy }, running: { pipeline.runningAttempts },
             cancel: { pipeline.cancel(jobIDs: $0) }, onStopRequested: { [weak self] in self?.requestStop() })
         pipeline.canClaim = { heartbeat.canClaim }
         let pruner = Pruner(store: store, settings: .init(retentionSucceeded: config.retentionSucceeded,
@@ -194,7 +186,7 @@ public final class Runner: @unchecked Sendable {
         }
         logger.info("crescent running", metadata: [
             "process": "\(processID)", "threads": "\(config.threads)", "queues": "\(queues.map(\.name).joined(separator: ","))",
-            "database": "\(config.database)",
+            "store": "\(store.storeDescription)",
         ])
 
         stopSignal.wait()
@@ -206,8 +198,8 @@ public final class Runner: @unchecked Sendable {
             exit(1)
         }
         stopAll(timeout: timeout)
-        // The last process on this database leaves no large WAL behind (a big transaction grew it).
-        if (try? store.processList().isEmpty) == true { store.truncateWAL() }
+        // The last process on a SQLite database leaves no large WAL behind (a big transaction grew it).
+        if let sqlite = store as? SQLiteJobStore, (try? sqlite.processList().isEmpty) == true { sqlite.truncateWAL() }
         logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
         return 0
     }

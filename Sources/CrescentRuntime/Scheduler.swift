@@ -25,6 +25,8 @@ public final class Scheduler: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     /// The spec each task was last evaluated with; a changed spec resets its baseline.
     private var seenSpecs: [String: String] = [:]
+    /// Evaluations failing on the store (scheduler thread only): logged when it begins and ends.
+    private var outage = StoreOutage("schedule evaluation")
 
     public init(store: JobStore, registry: TaskRegistry, logger: Logger, onFired: @escaping @Sendable () -> Void) {
         self.store = store
@@ -76,15 +78,24 @@ public final class Scheduler: @unchecked Sendable {
     @discardableResult
     public func tick(now: Date) -> Date? {
         var earliest: Date?
+        var evaluated = 0
+        var failure: (task: String, error: any Error)?
         for definition in registry.current.tasks.values {
             guard let schedule = definition.schedule else { continue }
             do {
                 if let next = try fire(definition, schedule, now: now) {
                     earliest = min(earliest ?? next, next)
                 }
+                evaluated += 1
             } catch {
-                logger.error("schedule evaluation failed", metadata: ["task": "\(definition.name)", "error": "\(error)"])
+                failure = failure ?? (definition.name, error)
             }
+        }
+        // Tried again on the next round (within a second); occurrences due meanwhile fire then.
+        if let failure {
+            outage.failed(failure.error, logger: logger, consequence: "trying again within a second", metadata: ["task": "\(failure.task)"])
+        } else if evaluated > 0 {
+            outage.succeeded(logger: logger)
         }
         return earliest
     }

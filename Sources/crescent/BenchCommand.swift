@@ -161,7 +161,7 @@ struct BenchCommand: CrescentCommand {
     }
 
     /// Latencies in ms for the three paths, each job enqueued alone on an idle runner.
-    private func measureLatency(config: Config, store: SQLiteJobStore, dir: URL, logger: Logger) throws
+    private func measureLatency(config: Config, store: any JobStore, dir: URL, logger: Logger) throws
         -> ([Double], [Double], [Double]) {
         let idle = Runner(config: config, options: .init(limit: 2 * latencyJobs + processJobs), logger: logger)
         let contextBox = ContextBox()

@@ -26,8 +26,9 @@ struct ExecCommand: CrescentCommand {
         }
         LogSetup.bootstrap(format: .text, level: .debug)
         let logger = Logger(label: "crescent")
-        // Store reads see the real database when there is one; nothing is ever written.
-        let store = FileManager.default.fileExists(atPath: config.database) ? try config.openStore() : nil
+        // Store reads see the real database when there is one (a SQLite file that exists, or
+        // the PostgreSQL server); no job or store value is ever written.
+        let store = config.isPostgres || FileManager.default.fileExists(atPath: config.database) ? try config.openStore() : nil
         let worker: LuaWorker
         do {
             worker = try LuaWorker(index: 0, config: config.luaConfig, host: ExecHost(store: store, registry: registry), logger: logger)

@@ -52,6 +52,8 @@ struct StatusCommand: CrescentCommand {
         let doc: JSONValue
         do { doc = try Reports.status(registry, store: store, lease: config.lease) } catch { throw CrescentError.failed("cannot read status: \(error)") }
         if json { Output.json(doc); return }
+        Output.line("store: \(doc["store"]?.stringValue ?? store.storeDescription)")
+        Output.line("")
         let shown: [JobState] = [.scheduled, .queued, .running, .retrying, .succeeded, .dead, .cancelled, .expired]
         if case .object(let queues)? = doc["queues"], !queues.isEmpty {
             Output.table(["QUEUE"] + shown.map { $0.rawValue.uppercased() }, queues.keys.sorted().map { q in
@@ -77,7 +79,7 @@ struct StatusCommand: CrescentCommand {
                 if case .array(let a)? = p["queues"] { queues = a.compactMap(\.stringValue).joined(separator: ",") }
                 let lost = p["lost"] == .bool(true)
                     ? "  LOST: no heartbeat for " + DurationText.format((p["heartbeat_age_s"]?.doubleValue ?? 0).rounded()) : ""
-                Output.line("  \(p["id"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost)
+                Output.line("  \(p["id"]?.stringValue ?? "")  host \(p["host"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost)
             }
         } else {
             Output.line("processes: none running")

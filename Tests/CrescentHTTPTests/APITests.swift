@@ -293,6 +293,7 @@ struct APITests {
             #expect(stats.json?["queues"]?["default"]?["queued"]?.intValue == 1)
             #expect(stats.json?["queues"]?["default"]?["dead"]?.intValue == 1)
             #expect(stats.json?["finished"]?["last_hour"]?["failed"]?.intValue == 1)
+            #expect(stats.json?["store"] == .string("sqlite " + f.dir.appendingPathComponent("crescent.db").path))
         }
     }
 

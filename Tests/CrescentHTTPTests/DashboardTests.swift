@@ -146,6 +146,8 @@ struct DashboardTests {
         try await f.test { client in
             let html = try await page(client, "/processes")
             #expect(html.contains("web-1:4242:x1"))
+            #expect(html.contains("<td>web-1</td>"), "the process's host")
+            #expect(html.contains("<code>sqlite " + f.dir.appendingPathComponent("crescent.db").path + "</code>"), "the store in use")
             #expect(html.contains("<strong>17</strong>"))
             #expect(html.contains("critical, default"))
             #expect(!html.contains("stale"))

@@ -3,7 +3,7 @@ import CrescentStore
 import Foundation
 import Testing
 
-@Suite("SQLiteJobStore: claiming and completing")
+@Suite("Store: claiming and completing")
 struct ClaimCompleteTests {
     @Test func claimOrderIsPriorityThenRunAtThenID() throws {
         try withStore { store in

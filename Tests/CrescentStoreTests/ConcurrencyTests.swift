@@ -27,7 +27,7 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     group.wait()
 }
 
-@Suite("SQLiteJobStore: several stores on one file")
+@Suite("Store: several stores on one database")
 struct ConcurrencyTests {
     @Test func twoStoresInsertAndClaimWithoutDoubleClaims() throws {
         let db = try TempDatabase()

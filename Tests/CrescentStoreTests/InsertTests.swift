@@ -3,7 +3,7 @@ import CrescentStore
 import Foundation
 import Testing
 
-@Suite("SQLiteJobStore: inserting")
+@Suite("Store: inserting")
 struct InsertTests {
     @Test func insertDueNowIsQueuedWithAllFields() throws {
         try withStore { store in
@@ -130,10 +130,11 @@ struct InsertTests {
         }
     }
 
-    @Test func reopeningKeepsJobsAndFullDurabilityOpens() throws {
+    @Test(.enabled(if: TestStore.isSQLite, "SQLite only: its durability setting"))
+    func reopeningKeepsJobsAndFullDurabilityOpens() throws {
         let db = try TempDatabase()
-        let id = try db.open().jobInsert(job("keep")).id
-        let again = try db.open(.full)
+        let id = try db.openSQLite().jobInsert(job("keep")).id
+        let again = try db.openSQLite(.full)
         #expect(try again.jobGet(id: id)?.task == "keep")
         #expect(again.durability == .full)
     }

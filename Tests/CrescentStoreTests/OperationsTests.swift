@@ -3,7 +3,7 @@ import CrescentStore
 import Foundation
 import Testing
 
-@Suite("SQLiteJobStore: operators, schedules, leases, maintenance")
+@Suite("Store: operators, schedules, leases, maintenance")
 struct OperationsTests {
     @Test func retryMovesFinishedFailuresBackToQueued() throws {
         try withStore { store in

@@ -4,7 +4,7 @@ import Foundation
 import GRDB
 import Testing
 
-@Suite("SQLiteJobStore: schema and connection settings")
+@Suite("SQLiteJobStore: schema and connection settings", .enabled(if: TestStore.isSQLite, "SQLite only: its file, pragmas and migrations"))
 struct SchemaTests {
     func pragma(_ store: SQLiteJobStore, _ name: String) throws -> String? {
         try store.pool.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
@@ -12,12 +12,12 @@ struct SchemaTests {
 
     @Test func durabilitySettingsAndConnectionPragmas() throws {
         let db = try TempDatabase()
-        let normal = try db.open(.normal)
+        let normal = try db.openSQLite(.normal)
         #expect(try pragma(normal, "journal_mode") == "wal")
         #expect(try pragma(normal, "synchronous") == "1")
         #expect(try pragma(normal, "foreign_keys") == "1")
         #expect(try pragma(normal, "busy_timeout") == "5000")
-        let full = try db.open(.full)
+        let full = try db.openSQLite(.full)
         #expect(try pragma(full, "synchronous") == "2")
         #expect(SQLiteJobStore.Durability(rawValue: "full") == .full)
     }
@@ -26,7 +26,7 @@ struct SchemaTests {
     /// committing connection itself past 2,000, so it stays bounded under a busy writer.
     @Test func walCheckpointsInTheBackgroundAndStaysBounded() throws {
         let db = try TempDatabase()
-        let store = try db.open()
+        let store = try db.openSQLite()
         #expect(try pragma(store, "wal_autocheckpoint") == "0")
         func size(_ path: String) -> Int {
             ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
@@ -47,12 +47,12 @@ struct SchemaTests {
 
     @Test func migrationsAreRecordedAndIdempotent() throws {
         let db = try TempDatabase()
-        let store = try db.open()
+        let store = try db.openSQLite()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
         #expect(Set(applied) == ["v1", "v2", "v3"])
         // Opening again applies nothing and keeps the data.
         let id = try store.jobInsert(job()).id
-        #expect(try db.open().jobGet(id: id) != nil)
+        #expect(try db.openSQLite().jobGet(id: id) != nil)
     }
 
     @Test func aVersion1DatabaseIsUpgradedWithItsJobs() throws {
@@ -69,7 +69,7 @@ struct SchemaTests {
                 """)
         }
         try v1.close()
-        let store = try db.open()
+        let store = try db.openSQLite()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
         #expect(Set(applied) == ["v1", "v2", "v3"])
         #expect(try store.jobGet(id: 2)?.state == .succeeded)
@@ -106,7 +106,7 @@ struct SchemaTests {
                 """, arguments: [now])
         }
         try v2.close()
-        let store = try db.open()
+        let store = try db.openSQLite()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
         #expect(Set(applied) == ["v1", "v2", "v3"])
         let counts = Dictionary(try store.jobCounts().map { ($0.state, $0.count) }, uniquingKeysWith: +)
@@ -120,7 +120,9 @@ struct SchemaTests {
     }
 
     @Test func hotQueriesUseTheirIndexes() throws {
-        try withStore { store in
+        let db = try TempDatabase()
+        try withExtendedLifetime(db) {
+            let store = try db.openSQLite()
             func plan(_ sql: String) throws -> String {
                 try store.pool.read { db in
                     try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ")

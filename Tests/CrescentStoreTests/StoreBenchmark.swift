@@ -6,7 +6,7 @@ import Testing
 /// Throughput of the hot path (insert, claim, complete) on one store. Prints numbers and
 /// asserts only correctness; timings never decide pass or fail. Runs only when
 /// `CRESCENT_STORE_BENCH` is set (e.g. `CRESCENT_STORE_BENCH=50000 swift test --filter StoreBenchmark`).
-@Suite("SQLiteJobStore benchmark")
+@Suite("Store benchmark")
 struct StoreBenchmark {
     static let count = Int(ProcessInfo.processInfo.environment["CRESCENT_STORE_BENCH"] ?? "") ?? 0
 

@@ -198,6 +198,13 @@ import Testing
         let process = doc["processes"]?.array.first
         #expect(process?["pid"]?.intValue == Int64(runner.process.processIdentifier))
         #expect(process?["queues"] == .array([.string("critical")]))
+        #expect(process?["host"]?.stringValue == ProcessInfo.processInfo.hostName)
+        let store = try #require(doc["store"]?.stringValue)
+        #expect(store.hasPrefix("sqlite /") || store.hasPrefix("postgres postgres"), "\(store)")
+        if let scheme = store.range(of: "://"), let at = store[scheme.upperBound...].firstIndex(of: "@") {
+            let userinfo = store[scheme.upperBound..<at]
+            #expect(!userinfo.contains(":") || userinfo.hasSuffix(":***"), "never the password: \(store)")
+        }
         let beat = try #require(process?["heartbeat_at"]?.stringValue.flatMap { try? TimeText.parse($0) })
         #expect(abs(beat.timeIntervalSinceNow) < 60)
         #expect(doc["finished"]?["last_minute"]?["succeeded"] == .int(1))
@@ -212,7 +219,8 @@ import Testing
 
         let text = try project.run(["status"])
         #expect(text.code == 0, "\(text.stderr)")
-        for needle in ["QUEUE", "critical", "default", "busy 3", "queues critical", "next scheduled fires", "hourly", "oldest queued job"] {
+        for needle in ["store: \(store)", "host \(ProcessInfo.processInfo.hostName)", "QUEUE", "critical", "default", "busy 3",
+                       "queues critical", "next scheduled fires", "hourly", "oldest queued job"] {
             #expect(text.stdout.contains(needle), "status text lacks \(needle):\n\(text.stdout)")
         }
         print("crescent status on a busy runner:\n\(text.stdout)")

@@ -40,9 +40,28 @@ final class PGConnection {
         try check(result)
     }
 
+    /// Whether `query` prepares statements on the server (false behind PgBouncer in
+    /// transaction mode, where a prepared statement may live on another server connection:
+    /// each query is then parsed with its parameters, unnamed).
+    var prepares = true
+
     /// Runs one statement with `params` (`$1`, `$2`, …), prepared on first use.
     @discardableResult
     func query(_ sql: String, _ params: [PGBind?] = []) throws -> PGResult {
+        let texts = try Self.texts(params)
+        if !prepares {
+            let result = withCStrings(texts) { pointers in
+                PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
+            }
+            do {
+                try check(result)
+            } catch {
+                PQclear(result)
+                throw error
+            }
+            guard let result else { throw PGError(message: "out of memory", sqlState: nil, connectionFailed: isBroken) }
+            return PGResult(result)
+        }
         let name: String
         if let known = prepared[sql] {
             name = known
@@ -53,7 +72,6 @@ final class PGConnection {
             try check(made)
             prepared[sql] = name
         }
-        let texts = params.map { $0?.pgText }
         let result = withCStrings(texts) { pointers in
             PQexecPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
         }
@@ -63,7 +81,21 @@ final class PGConnection {
             PQclear(result)
             throw error
         }
-        return PGResult(result!)
+        guard let result else { throw PGError(message: "out of memory", sqlState: nil, connectionFailed: isBroken) }
+        return PGResult(result)
+    }
+
+    /// The parameters' text forms. PostgreSQL's text holds no NUL character (and a C string
+    /// would end there, silently cutting the value): such a value is refused.
+    static func texts(_ params: [PGBind?]) throws -> [String?] {
+        try params.map { param in
+            guard let text = param?.pgText else { return nil }
+            if text.utf8.contains(0) {
+                throw PGError(message: "a value contains a NUL character, which PostgreSQL text cannot hold", sqlState: "22021",
+                              connectionFailed: false)
+            }
+            return text
+        }
     }
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
@@ -187,6 +219,10 @@ struct PGArray: PGBind {
 
     init<S: Sequence>(_ values: S) where S.Element == Int64 {
         pgText = "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
+
+    init<S: Sequence>(_ values: S) where S.Element == Int64? {
+        pgText = "{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
     }
 
     init<S: Sequence>(_ values: S) where S.Element == Int {

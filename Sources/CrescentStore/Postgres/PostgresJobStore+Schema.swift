@@ -48,7 +48,8 @@ extension PostgresJobStore {
     /// - Partial indexes keep each query's index as small as the work it serves: `jobs_claim`
     ///   holds only queued jobs, `jobs_waiting` jobs due later, `jobs_running` running ones.
     ///   Finished jobs (most of the table after a while) are only in `jobs_finished` (counts,
-    ///   listings and the Pruner) and the primary key.
+    ///   listings and the Pruner) and the primary key. `jobs_waiting` carries `state` (INCLUDE)
+    ///   so that counts by queue and state read its entries alone (index-only scans).
     /// - `jobs` is updated several times per job: a lower fillfactor leaves room on each page
     ///   for the new row versions, and autovacuum visits after 2% of the rows changed (not 20%),
     ///   so dead versions are reused instead of growing the table.
@@ -79,7 +80,7 @@ extension PostgresJobStore {
         ) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
 
         CREATE INDEX jobs_claim ON %S.jobs (queue, priority DESC, run_at, id) WHERE state = 'queued';
-        CREATE INDEX jobs_waiting ON %S.jobs (queue, run_at) WHERE state IN ('scheduled', 'retrying');
+        CREATE INDEX jobs_waiting ON %S.jobs (queue, run_at) INCLUDE (state) WHERE state IN ('scheduled', 'retrying');
         CREATE INDEX jobs_running ON %S.jobs (lease_owner) WHERE state = 'running';
         CREATE UNIQUE INDEX jobs_unique_active ON %S.jobs (unique_key)
             WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'retrying');

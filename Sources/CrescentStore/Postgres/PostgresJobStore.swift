@@ -45,6 +45,13 @@ public final class PostgresJobStore: @unchecked Sendable {
     /// The NOTIFY channel of a schema's wake-ups.
     static func channel(_ schema: String) -> String { "crescent_wake_\(schema)" }
 
+    /// Drops this store's schema with everything in it (throw-away schemas of tests and
+    /// benchmarks).
+    public func dropSchema() throws {
+        wakeups?.stop()
+        try read { conn in try conn.execute("DROP SCHEMA IF EXISTS \"\(url.schema)\" CASCADE") }
+    }
+
     // MARK: database access
 
     /// Runs `body` in one transaction on a pooled connection. A connection lost before

@@ -15,16 +15,15 @@ final class PostgresWakeups: @unchecked Sendable {
     private var count: Int64 = 0
     private var handlers: [@Sendable () -> Void] = []
     private var stopped = false
-    private var thread: Thread?
     /// Whether the listening connection is up (for `status`).
     private(set) var connected = false
 
     init(conninfo: String, channel: String) {
         self.conninfo = conninfo
         self.channel = channel
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds this object until `stop` ends its loop (within a second).
+        let thread = Thread { self.loop() }
         thread.name = "crescent.pg-listen"
-        self.thread = thread
         thread.start()
     }
 
