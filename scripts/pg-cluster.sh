@@ -21,11 +21,14 @@ as_postgres() {
     if [ "$(id -u)" != 0 ]; then "$@"; else runuser -u postgres -- "$@"; fi
 }
 
-# Starts the server in $dir on 127.0.0.1:$1 and waits until it accepts connections.
+# Starts the server in $dir on 127.0.0.1:$1 and waits until it accepts connections. pg_ctl's
+# output goes to files: the server it starts must not hold the caller's pipes open.
 serve() {
-    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+    if ! as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
         -o "-c listen_addresses=127.0.0.1 -c port=$1 -c unix_socket_directories=$dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" \
-        >/dev/null || { tail -20 "$dir/server.log" >&2; exit 1; }
+        </dev/null >"$dir/pg_ctl.out" 2>&1; then
+        cat "$dir/pg_ctl.out" >&2; tail -20 "$dir/server.log" >&2; exit 1
+    fi
 }
 
 case "$cmd" in
