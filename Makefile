@@ -4,13 +4,14 @@ BIN = .build/debug/crescent
 
 .PHONY: deps build release run test bench screenshots clean
 
-# Debian packages Crescent builds against (and the sqlite3 shell the reliability tests
-# query the database with, and faketime for the clock-step tests); installed only when missing.
+# Debian packages Crescent builds against (libpq-dev for the PostgreSQL store, the sqlite3 shell
+# the reliability tests query the database with, and faketime for the clock-step tests);
+# installed only when missing. PostgreSQL's server (for `make test`) is scripts/test.sh's to install.
 deps:
 	@if ! pkg-config --exists lua5.4 2>/dev/null || [ ! -f /usr/include/sqlite3.h ] || ! command -v sqlite3 >/dev/null \
-		|| ! command -v faketime >/dev/null; then \
-		echo "installing liblua5.4-dev libsqlite3-dev sqlite3 pkg-config faketime"; \
-		apt-get update -q && apt-get install -y -q liblua5.4-dev libsqlite3-dev sqlite3 pkg-config faketime; \
+		|| ! command -v faketime >/dev/null || [ ! -f /usr/include/postgresql/libpq-fe.h ]; then \
+		echo "installing liblua5.4-dev libsqlite3-dev sqlite3 pkg-config faketime libpq-dev"; \
+		apt-get update -q && apt-get install -y -q liblua5.4-dev libsqlite3-dev sqlite3 pkg-config faketime libpq-dev; \
 	fi
 
 build: deps
@@ -26,8 +27,10 @@ run: build
 	@trap 'kill `cat .example-api.pid 2>/dev/null` 2>/dev/null; rm -f .example-api.pid' EXIT INT TERM; \
 		$(BIN) run --config crescent.toml
 
+# The whole suite on SQLite, then the store and integration tests on a throw-away PostgreSQL
+# cluster (installed with apt-get when missing; skipped, with the reason, when it cannot be).
 test: build
-	$(SWIFT) test
+	SWIFT="$(SWIFT)" scripts/test.sh
 
 bench: release
 	.build/release/crescent bench

@@ -68,7 +68,7 @@ import FoundationNetworking
         // A negative epoch is a time (1969-12-31T23:59:55Z), not a missing value.
         let negAt = try p.run(["enqueue", "ok", "--at", "-5"])
         #expect(negAt.code == 0, "\(negAt.stderr)")
-        #expect(p.sql("SELECT run_at FROM jobs").first == "-5.0")
+        #expect(p.sql("SELECT run_at FROM jobs").first.flatMap { Double($0) } == -5)
         #expect(try p.run(["enqueue", "ok", "--priority", "-1000000000"]).code == 0)
     }
 

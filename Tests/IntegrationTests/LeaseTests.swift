@@ -60,7 +60,7 @@ import Glibc
         let lost = p.sqlInt("SELECT count(*) FROM runs WHERE error = 'worker lost'")
         let maxRuns = p.sqlInt("""
             SELECT COALESCE(max(c), 0) FROM (SELECT count(*) c FROM runs r JOIN jobs j ON j.id = r.job_id
-            WHERE j.task = 'sleeper' GROUP BY r.job_id)
+            WHERE j.task = 'sleeper' GROUP BY r.job_id) AS per_job
             """)
         let runs = p.sqlInt("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = 'sleeper'")
         return (overlaps, lost, maxRuns, runs)
@@ -122,16 +122,21 @@ import Glibc
 
     // MARK: an external write lock
 
-    /// The `sqlite3` shell holds the write lock for a while, then commits.
+    /// The `sqlite3` shell (or `psql`, on PostgreSQL) holds the write lock for a while, then commits.
     final class LockHolder {
-        let process = Process()
+        let process: Process
         let input = Pipe()
         let output = Pipe()
         let out: ReadAll
 
         init(_ p: Project) throws {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            process.arguments = ["-cmd", ".timeout 30000", p.databasePath]
+            if TestStore.isPostgres {
+                process = PSQL.process(TestStore.postgresURL, searchPath: p.schema, [])
+            } else {
+                process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+                process.arguments = ["-cmd", ".timeout 30000", p.databasePath]
+            }
             process.standardInput = input
             process.standardOutput = output
             process.standardError = output
@@ -161,8 +166,9 @@ import Glibc
         #expect(waitFor(timeout: 30) { p.sqlInt("SELECT count(*) FROM processes") == 2 })
 
         let holder = try LockHolder(p)
-        holder.send("BEGIN IMMEDIATE;")
-        holder.send("INSERT INTO control (name, value) VALUES ('lock-test', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1;")
+        // SQLite: the file's write lock; PostgreSQL: every write to Crescent's tables blocked.
+        holder.send(TestStore.isSQLite ? "BEGIN IMMEDIATE;" : "BEGIN; LOCK TABLE jobs, runs, processes, control, kv, schedules IN EXCLUSIVE MODE;")
+        holder.send("INSERT INTO control (name, value) VALUES ('lock-test', 1) ON CONFLICT (name) DO UPDATE SET value = control.value + 1;")
         holder.send("SELECT 'locked';")
         let lockedAt = Date()
         Thread.sleep(forTimeInterval: 8)  // the situation under test: a lock held 4 leases, past busy_timeout

@@ -53,7 +53,8 @@ extension Project {
 
     /// Runs one query through the `sqlite3` shell on the project's database (a reader in
     /// WAL mode, so it never disturbs the runners) and returns its rows, `|`-separated.
-    func sql(_ query: String) -> [String] {
+    /// `sql(_:)` (StoreSupport.swift) picks this or `psql` by the store under test.
+    func sqliteRows(_ query: String) -> [String] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         p.arguments = ["-cmd", ".timeout 10000", databasePath, query]

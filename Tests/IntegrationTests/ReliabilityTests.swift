@@ -122,13 +122,13 @@ import Glibc
         let successRuns = p.sqlInt("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = 'work' AND r.outcome = 'succeeded'")
         let maxSuccess = p.sqlInt("""
             SELECT COALESCE(max(c), 0) FROM (SELECT count(*) c FROM runs r JOIN jobs j ON j.id = r.job_id
-            WHERE j.task = 'work' AND r.outcome = 'succeeded' GROUP BY r.job_id)
+            WHERE j.task = 'work' AND r.outcome = 'succeeded' GROUP BY r.job_id) AS per_job
             """)
         let otherOutcomes = p.sqlInt("""
             SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = 'work'
               AND NOT (r.outcome = 'succeeded' OR (r.outcome = 'aborted' AND r.error = 'worker lost'))
             """)
-        let integrity = p.sql("PRAGMA integrity_check").first ?? ""
+        let integrity = p.integrityCheck()
         print("""
             crash drain: \(n) jobs, \(kills) kills (kill -9), \(n - succeeded) lost, \(reruns) re-runs \
             (in flight at the kills \(inFlightAtKills), bound \(kills * concurrency)), \(lost) runs aborted 'worker lost', \(successRuns) successful runs, \
@@ -258,7 +258,7 @@ import Glibc
         #expect(pushed == fanouts * children, "each fan-out's pushes exist exactly once")
         #expect(perParent.count == fanouts)
         #expect(perParent.allSatisfy { $0.hasSuffix("|\(children)|\(children)") }, "\(perParent)")
-        #expect(p.sql("PRAGMA integrity_check").first == "ok")
+        #expect(p.integrityCheck() == "ok")
     }
 
     // MARK: 1: leases and fencing
@@ -352,7 +352,7 @@ import Glibc
         let runs = p.sqlInt("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = 'work'")
         let maxRuns = p.sqlInt("""
             SELECT COALESCE(max(c), 0) FROM (SELECT count(*) c FROM runs r JOIN jobs j ON j.id = r.job_id
-            WHERE j.task = 'work' GROUP BY r.job_id)
+            WHERE j.task = 'work' GROUP BY r.job_id) AS per_job
             """)
         let overlaps = p.sqlInt("""
             SELECT count(*) FROM runs a JOIN runs b ON a.job_id = b.job_id AND a.id < b.id
@@ -396,9 +396,9 @@ import Glibc
         #expect(p.sqlInt("SELECT count(*) FROM jobs WHERE state = 'dead'") == 5)
 
         func sizes() -> (file: Int, wal: Int, live: Int, pages: Int, free: Int) {
+            guard TestStore.isSQLite else { return (0, 0, p.liveDataBytes(), 0, 0) }
             let pages = p.sqlInt("PRAGMA page_count"), free = p.sqlInt("PRAGMA freelist_count")
-            let pageSize = p.sqlInt("PRAGMA page_size")
-            return (p.fileSize(p.databasePath), p.fileSize(p.databasePath + "-wal"), (pages - free) * pageSize, pages, free)
+            return (p.fileSize(p.databasePath), p.fileSize(p.databasePath + "-wal"), p.liveDataBytes(), pages, free)
         }
         let before = sizes()
         let runsBefore = p.sqlInt("SELECT count(*) FROM runs")
@@ -424,6 +424,6 @@ import Glibc
         #expect(runsAfter == 5, "the pruned jobs' runs went with them")
         #expect(p.sqlInt("SELECT count(*) FROM runs WHERE job_id NOT IN (SELECT id FROM jobs)") == 0)
         #expect(after.live < before.live / 4, "the live data shrank")
-        #expect(p.sql("PRAGMA integrity_check").first == "ok")
+        #expect(p.integrityCheck() == "ok")
     }
 }

@@ -28,7 +28,8 @@ import Testing
         #expect(missing == .object(["gone": .int(1200), "also_gone": .int(50)]))
     }
 
-    @Test func cleanStopTruncatesTheWAL() throws {
+    @Test(.enabled(if: TestStore.isSQLite, "SQLite only: checks the database's -wal file"))
+    func cleanStopTruncatesTheWAL() throws {
         let n = 20_000
         let p = try Project(config: ReliabilityTests.config(), tasks: ["seed.lua": ReliabilityTests.seed,
                                                                        "work.lua": ReliabilityTests.work(sleep: nil)])

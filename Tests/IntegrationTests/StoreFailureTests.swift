@@ -42,7 +42,8 @@ import Glibc
     /// The project folder on an 8 MB tmpfs, filled up while jobs run: `/healthz` turns 503, and
     /// SIGTERM ends the runner within `shutdown_timeout` plus a few seconds, its log naming what
     /// it could not write.
-    @Test func fullDiskStopsInTime() throws {
+    @Test(.enabled(if: TestStore.isSQLite, "SQLite only: fills the disk under the database file"))
+    func fullDiskStopsInTime() throws {
         let port = FuzzBinaryTests.freePort()
         let p = try Project()
         guard Self.shell("mount -t tmpfs -o size=8m tmpfs '\(p.dir.path)'") == 0 else {
@@ -84,7 +85,8 @@ import Glibc
     /// The database files deleted under a running runner: it logs an error, `/healthz` turns
     /// 503, and it claims nothing more (not even from the fresh database a later `enqueue`
     /// creates at the same path).
-    @Test func removedDatabaseIsNoticed() throws {
+    @Test(.enabled(if: TestStore.isSQLite, "SQLite only: deletes the database file"))
+    func removedDatabaseIsNoticed() throws {
         let port = FuzzBinaryTests.freePort()
         let p = try Project(config: Self.config(port: port), tasks: [
             "quick.lua": "return { handler = function(job) return 1 end }",

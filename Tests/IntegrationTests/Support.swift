@@ -6,6 +6,9 @@ import Testing
 /// `crescent` binary in it, as a user would.
 final class Project: @unchecked Sendable {
     let dir: URL
+    /// The PostgreSQL schema this project's `database = "jobs.db"` stands for when the tests
+    /// run on PostgreSQL (StoreSupport.swift); unused on SQLite.
+    let schema = TestStore.newSchema()
 
     /// A database in the project folder, two Lua VMs, warnings only, as JSON lines.
     static let quietConfig = """
@@ -34,9 +37,14 @@ final class Project: @unchecked Sendable {
         for (name, source) in tasks { try write("tasks/\(name)", source) }
     }
 
-    deinit { try? FileManager.default.removeItem(at: dir) }
+    deinit {
+        try? FileManager.default.removeItem(at: dir)
+        dropSchema()
+    }
 
+    /// Writes a file in the project; `crescent.toml` is adapted to the store under test.
     func write(_ path: String, _ text: String) throws {
+        let text = path == "crescent.toml" ? TestStore.config(text, schema: schema) : text
         let url = dir.appendingPathComponent(path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try text.write(to: url, atomically: true, encoding: .utf8)

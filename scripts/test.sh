@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The README's test command (`make test`, called by .ci/run), after `make build`:
+#   1. the whole suite on SQLite;
+#   2. the store suite and the integration tests again on a throw-away PostgreSQL cluster
+#      (scripts/pg-cluster.sh, in a temporary folder on a free loopback port), stopped at the
+#      end whatever happens.
+# When PostgreSQL cannot be installed or started, says why and runs the SQLite pass only.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SWIFT=${SWIFT:-swift}
+
+have_postgres() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null; }
+
+# Debian's postgresql (15 on bookworm), installed when missing.
+postgres_missing=""
+if ! have_postgres; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "test: installing postgresql"
+        if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/tmp/crescent-apt.log 2>&1 \
+               || { apt-get update -q >>/tmp/crescent-apt.log 2>&1 \
+                    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >>/tmp/crescent-apt.log 2>&1; }; }; then
+            postgres_missing="apt-get install postgresql failed: $(tail -1 /tmp/crescent-apt.log)"
+        fi
+    else
+        postgres_missing="PostgreSQL is not installed and this user cannot install it (run as root, or apt-get install postgresql)"
+    fi
+    have_postgres || postgres_missing=${postgres_missing:-"postgresql installed, but no initdb found under /usr/lib/postgresql"}
+fi
+
+cluster=""
+cleanup() {
+    if [ -n "$cluster" ]; then scripts/pg-cluster.sh stop "$cluster"; cluster=""; fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+url=""
+if [ -z "$postgres_missing" ]; then
+    cluster=$(mktemp -d /tmp/crescent-pg-XXXXXX)
+    if ! url=$(scripts/pg-cluster.sh start "$cluster" "$(free_port)"); then
+        postgres_missing="the throw-away PostgreSQL cluster did not start (see above)"
+        url=""
+        cleanup
+    fi
+fi
+
+status=0
+echo "== tests on SQLite"
+$SWIFT test || status=1
+
+if [ -n "$url" ]; then
+    echo "== store and integration tests on PostgreSQL ($url)"
+    CRESCENT_TEST_STORE=postgres CRESCENT_TEST_POSTGRES_URL="$url" \
+        $SWIFT test --skip-build --filter 'CrescentStoreTests|IntegrationTests' || status=1
+else
+    echo "== tests on PostgreSQL skipped: $postgres_missing"
+fi
+exit $status
