@@ -29,7 +29,8 @@ extension PostgresJobStore {
     }
 
     public func jobFindActiveUnique(key: String, period: Double?, now: Date) throws -> Int64? {
-        try read { conn in try findUnique(key: key, period: period, now: now, conn: conn) }
+        if Self.unstorable(key) { return nil }
+        return try read { conn in try findUnique(key: key, period: period, now: now, conn: conn) }
     }
 
     // MARK: wake-ups

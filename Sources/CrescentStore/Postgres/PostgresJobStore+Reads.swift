@@ -65,9 +65,16 @@ extension PostgresJobStore {
         }
     }
 
+    /// Whether a lookup value holds a NUL character, which no stored text can: such a
+    /// filter matches nothing (PostgreSQL would refuse the value rather than compare it).
+    static func unstorable(_ values: String?...) -> Bool {
+        values.contains { $0?.utf8.contains(0) ?? false }
+    }
+
     /// Newest first. With a state, its condition is written out, so the planner may read
     /// that state's partial index instead of walking the whole table by id.
     public func jobList(_ params: JobListParams) throws -> [Job] {
+        if Self.unstorable(params.task, params.queue) { return [] }
         var clauses: [String] = []
         var args: [PGBind?] = []
         if let state = params.state { clauses.append(Self.stateCondition(state)) }
@@ -116,6 +123,7 @@ extension PostgresJobStore {
     /// state (and queue), from the partial index that holds that state; without a state,
     /// the sum of `jobCounts`; by task alone (no index), from the whole table.
     public func jobCount(_ params: JobListParams) throws -> Int {
+        if Self.unstorable(params.task, params.queue) { return 0 }
         guard let state = params.state else {
             guard params.task == nil else { return try countRows(params) }
             return try jobCounts().reduce(0) { params.queue == nil || $1.queue == params.queue ? $0 + $1.count : $0 }

@@ -46,7 +46,8 @@ extension PostgresJobStore {
     // MARK: key–value store
 
     public func storeGet(task: String, key: String) throws -> String? {
-        try read { conn in
+        if Self.unstorable(task, key) { return nil }
+        return try read { conn in
             let rows = try conn.query("SELECT value FROM \(s)kv WHERE task = $1 AND key = $2", [task, key])
             return rows.count > 0 ? rows.stringOrNil(0, 0) : nil
         }
