@@ -193,11 +193,14 @@ public final class Runner: @unchecked Sendable {
         logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": "\(config.shutdownTimeout)"])
         let timeout = options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout
         // Whatever the store does (a full disk, a lock held elsewhere), the stop ends in time.
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout + Self.stopGrace) { [logger] in
+        // Cancelled once stopped: a process that goes on after its runner (`bench`) is not cut short.
+        let bound = DispatchWorkItem { [logger] in
             logger.error("stopping took longer than shutdown_timeout plus \(Int(Self.stopGrace)) s: exiting; what was not written returns to the queue when the lease expires")
             exit(1)
         }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout + Self.stopGrace, execute: bound)
         stopAll(timeout: timeout)
+        bound.cancel()
         // The last process on a SQLite database leaves no large WAL behind (a big transaction grew it).
         if let sqlite = store as? SQLiteJobStore, (try? sqlite.processList().isEmpty) == true { sqlite.truncateWAL() }
         logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
