@@ -22,6 +22,14 @@ struct PostgresConnectionLossTests {
         return (code, (try? String(contentsOf: file, encoding: .utf8)) ?? "")
     }
 
+    /// Whether a JSON log holds a warning or error about the lost database.
+    static func lossLogged(_ log: String) -> Bool {
+        log.split(separator: "\n").contains { line in
+            let l = line.lowercased()
+            return (l.contains("\"warn") || l.contains("\"error")) && (l.contains("connect") || l.contains("postgres") || l.contains("server") || l.contains("database"))
+        }
+    }
+
     static let tasks = [
         "work.lua": "return { handler = function(job) return job.args.i end }",
         "slow.lua": "return { handler = function(job) sleep(\"1500ms\") return job.args.i end }",
@@ -73,7 +81,9 @@ struct PostgresConnectionLossTests {
         // While the server is down, enqueues fail (not acknowledged) and the runner stays up.
         let refused = try p.run(["enqueue", "work", "--args", "{\"i\": -1}"])
         #expect(refused.code != 0, "an enqueue with the server down is refused")
-        Thread.sleep(forTimeInterval: 2)
+        // Down until the runner has met the loss (its heartbeat reads every second or so).
+        let met = waitFor(timeout: 30, every: 0.2) { Self.lossLogged(String(runner.stderr.dropFirst(logBefore))) }
+        #expect(met, "the runner logged the lost connection while the server was down")
         let (up, upOut) = Self.cluster(["up", dir])
         #expect(up == 0, "pg_ctl start: \(upOut)")
         #expect(runner.process.isRunning, "the runner did not exit while the server was down")
@@ -85,10 +95,7 @@ struct PostgresConnectionLossTests {
         #expect(acknowledged.count == 24)
         let all = waitFor(timeout: 90, every: 0.2) { succeeded(acknowledged) == acknowledged.count }
         let outage = String(runner.stderr.dropFirst(logBefore))
-        let lossLogged = outage.split(separator: "\n").contains { line in
-            let l = line.lowercased()
-            return (l.contains("\"warn") || l.contains("\"error")) && (l.contains("connect") || l.contains("postgres") || l.contains("server") || l.contains("database"))
-        }
+        let lossLogged = Self.lossLogged(outage)
         print("""
             server restart: \(succeeded(acknowledged)) of \(acknowledged.count) acknowledged jobs succeeded; \
             runner up \(runner.process.isRunning); log during the outage: \(outage.prefix(1500))
