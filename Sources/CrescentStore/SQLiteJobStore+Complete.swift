@@ -107,35 +107,6 @@ extension SQLiteJobStore {
         WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner IS ? AND cancel_requested = ?
         """
 
-    /// A finished attempt's row, written in chunks (`HotStatements.flushRuns`).
-    struct RunRow {
-        var jobID: Int64
-        var attempt: Int
-        var startedAt: Double
-        var finishedAt: Double
-        var outcome: RunOutcome
-        var error: String?
-        var traceback: String?
-        var worker: String
-
-        @inline(__always)
-        init(jobID: Int64, attempt: Int, startedAt: Double, finishedAt: Double, transition t: borrowing Transition, worker: String) {
-            self.jobID = jobID; self.attempt = attempt; self.startedAt = startedAt; self.finishedAt = finishedAt
-            self.outcome = t.runOutcome; self.error = t.runError; self.traceback = t.traceback; self.worker = worker
-        }
-
-        func bind(to raw: RawStatement, at row: Int32) {
-            let base = row * 8
-            raw.bind(base + 1, jobID)
-            raw.bind(base + 2, attempt)
-            raw.bind(base + 3, startedAt)
-            raw.bind(base + 4, finishedAt)
-            raw.bind(base + 5, outcome.rawValue)
-            raw.bind(base + 6, error)
-            raw.bind(base + 7, traceback)
-            raw.bind(base + 8, worker)
-        }
-    }
 
     static let runPrefix = "INSERT INTO runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker) VALUES"
     static let runRow = "(?, ?, ?, ?, ?, ?, ?, ?)"
@@ -309,5 +280,25 @@ extension SQLiteJobStore {
             }
             return (applied, claimed, conflicts)
         }
+    }
+}
+
+extension RunRow {
+    @inline(__always)
+    init(jobID: Int64, attempt: Int, startedAt: Double, finishedAt: Double, transition t: borrowing SQLiteJobStore.Transition, worker: String) {
+        self.jobID = jobID; self.attempt = attempt; self.startedAt = startedAt; self.finishedAt = finishedAt
+        self.outcome = t.runOutcome; self.error = t.runError; self.traceback = t.traceback; self.worker = worker
+    }
+
+    func bind(to raw: RawStatement, at row: Int32) {
+        let base = row * 8
+        raw.bind(base + 1, jobID)
+        raw.bind(base + 2, attempt)
+        raw.bind(base + 3, startedAt)
+        raw.bind(base + 4, finishedAt)
+        raw.bind(base + 5, outcome.rawValue)
+        raw.bind(base + 6, error)
+        raw.bind(base + 7, traceback)
+        raw.bind(base + 8, worker)
     }
 }

@@ -106,7 +106,7 @@ final class HotStatements {
     private var runChunkInsert: RawStatement?
     private var tallyUpsert: RawStatement?
     /// Run rows of finished attempts not yet inserted (`addRun`, `flushRuns`).
-    private var runs: [SQLiteJobStore.RunRow] = []
+    private var runs: [RunRow] = []
     /// Finished attempts per (second, outcome) not yet added to `run_seconds`.
     private var tallies: [(second: Int64, outcome: String, n: Int)] = []
 
@@ -126,7 +126,7 @@ final class HotStatements {
     func succeedChunk() throws -> RawStatement { try prepared(&succeedChunkUpdate, SQLiteJobStore.succeedChunkSQL) }
 
     /// Queues a run row; full chunks are inserted at once, several rows per statement.
-    func addRun(_ row: SQLiteJobStore.RunRow) throws {
+    func addRun(_ row: RunRow) throws {
         runs.append(row)
         tally(row)
         if runs.count == SQLiteJobStore.insertChunk { try insertRuns() }
@@ -139,7 +139,7 @@ final class HotStatements {
     }
 
     @inline(__always)
-    private func tally(_ row: borrowing SQLiteJobStore.RunRow) {
+    private func tally(_ row: borrowing RunRow) {
         let second = Int64(row.finishedAt.rounded(.down))
         let outcome = row.outcome.rawValue
         for i in tallies.indices where tallies[i].second == second && tallies[i].outcome == outcome {

@@ -56,14 +56,7 @@ final class PGConnection {
             let result = withCStrings(texts) { pointers in
                 PQexecParams(handle, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
             }
-            do {
-                try check(result)
-            } catch {
-                PQclear(result)
-                throw error
-            }
-            guard let result else { throw PGError(message: "out of memory", sqlState: nil, connectionFailed: isBroken) }
-            return PGResult(result)
+            return try rows(result)
         }
         let name: String
         if let known = prepared[sql] {
@@ -78,6 +71,11 @@ final class PGConnection {
         let result = withCStrings(texts) { pointers in
             PQexecPrepared(handle, name, Int32(texts.count), pointers, nil, nil, 0)
         }
+        return try rows(result)
+    }
+
+    /// A statement's result as rows, or its failure (the result freed).
+    private func rows(_ result: OpaquePointer?) throws -> PGResult {
         do {
             try check(result)
         } catch {

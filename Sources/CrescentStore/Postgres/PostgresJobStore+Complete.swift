@@ -4,19 +4,6 @@ import Foundation
 // Completions: fenced, batched with array binds, their pushes, store writes and run rows in
 // the same transaction as the claims of the cycle.
 extension PostgresJobStore {
-    /// A finished attempt's row (and its count in `run_seconds`), written in one statement
-    /// per transaction (`insertRuns`; completions write theirs in `finishSQL`).
-    struct RunRow {
-        var jobID: Int64
-        var attempt: Int
-        var startedAt: Double
-        var finishedAt: Double
-        var outcome: RunOutcome
-        var error: String?
-        var traceback: String?
-        var worker: String
-    }
-
     public func jobCompleteMany(_ completions: [JobCompletion]) throws -> [Bool] {
         if completions.isEmpty { return [] }
         return try jobCompleteAndClaim(completions, claims: [], claimBudget: 0).applied
