@@ -3,8 +3,9 @@ import Foundation
 
 extension PostgresJobStore {
     /// The migrations, in order; version n is `migrations[n - 1]`. Add new ones at the end and
-    /// never edit one that has shipped. `%S` stands for the quoted schema name.
-    static let migrations: [String] = [schemaV1]
+    /// never edit one that has shipped. `%S` stands for the quoted schema name, `%N` for the
+    /// bare one (inside string literals).
+    static let migrations: [String] = [schemaV1, schemaV2]
 
     /// Creates the schema if needed and applies the migrations it lacks, in one transaction
     /// holding an advisory lock on the schema's name: a second process starting at the same
@@ -34,7 +35,8 @@ extension PostgresJobStore {
                         """, field: "database")
                 }
                 for version in (current + 1)..<(migrations.count + 1) {
-                    try conn.execute(migrations[version - 1].replacingOccurrences(of: "%S", with: q))
+                    try conn.execute(migrations[version - 1].replacingOccurrences(of: "%S", with: q)
+                        .replacingOccurrences(of: "%N", with: url.schema))
                     try conn.query("INSERT INTO \(q).migrations (version, applied_at) VALUES ($1, $2)",
                                    [version, Date().timeIntervalSince1970])
                 }
