@@ -170,6 +170,6 @@ getmetatable("").__metatable = false
 -- Nothing dangerous stays reachable from the main state's globals either.
 for _, n in ipairs({ "io", "debug", "package", "require", "dofile", "loadfile", "load", "os" }) do G[n] = nil end
 
-return { make_env = make_env, jobmt = jobmt, jobargs = jobargs, snoozemt = snoozemt, discardmt = discardmt, unique_fns = unique_fns }
+return { make_env = make_env, jobmt = jobmt, jobmethods = jobmethods, jobargs = jobargs, snoozemt = snoozemt, discardmt = discardmt, unique_fns = unique_fns }
 """#
 }
