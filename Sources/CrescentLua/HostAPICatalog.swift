@@ -120,6 +120,8 @@ public enum HostAPICatalog {
                  "Return it to run again after `duration` without using up an attempt."),
         Function("discard", [Value("reason?", "any")], returns: [Value("outcome", "crescent.Discard")],
                  "Return it to end the job as dead now with `reason`."),
+        Function("progress", [Value("done", "number"), Value("total?", "number"), Value("note?", "string")],
+                 "Records how far the job got (numbers finite and >= 0, note up to 200 bytes); shown by crescent job, the API and the dashboard."),
     ]
 
     /// The fields of the table a task file returns (checked against `TaskValidation.fields`).

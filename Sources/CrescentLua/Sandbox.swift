@@ -71,7 +71,9 @@ local http = {
 
 local snoozemt, discardmt = { __metatable = false }, { __metatable = false }
 local duration = host.duration
+local raw_progress = host.job_progress
 local jobmethods = {
+  progress = function(self, done, total, note) return raw_progress(done, total, note) end,
   snooze = function(self, d) return setmetatable({ seconds = duration(d, "job:snooze") }, snoozemt) end,
   discard = function(self, reason)
     return setmetatable({ reason = reason == nil and "discarded" or tostring(reason) }, discardmt)
