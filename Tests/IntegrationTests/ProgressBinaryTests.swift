@@ -66,6 +66,13 @@ import Testing
         #expect(after.stdout.contains("6/6 (100%) finished"), "\(after.stdout)")
     }
 
+    @Test func execPrintsTheLastProgress() throws {
+        let p = try Project(config: Project.quietConfig, tasks: ["steps.lua": Self.steps])
+        let r = try p.run(["exec", "steps", "--args", #"{"n": 3, "pause": 0}"#])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("progress: 3/3 (100%) finished"), "\(r.stdout)")
+    }
+
     @Test func badProgressFailsTheAttemptWithAClearError() throws {
         let p = try Project(config: Project.quietConfig, tasks: [
             "bad.lua": "return { retry = { attempts = 1 }, handler = function(job) job:progress(0/0, 10) end }\n",
