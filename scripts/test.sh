@@ -49,6 +49,21 @@ if [ -z "$postgres_missing" ]; then
     fi
 fi
 
+# Debian tools that some tests drive, as package:command pairs; installed when missing (each
+# such test prints why it skips when its tool still cannot be had).
+test_tools="lua-check:luacheck"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    for pair in $test_tools; do
+        pkg=${pair%%:*}
+        command -v "${pair#*:}" >/dev/null && continue
+        echo "test: installing $pkg"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >>/tmp/crescent-apt.log 2>&1 \
+            || { apt-get update -q >>/tmp/crescent-apt.log 2>&1 \
+                 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >>/tmp/crescent-apt.log 2>&1; } \
+            || echo "test: apt-get install $pkg failed; its tests will say they skip"
+    done
+fi
+
 status=0
 echo "== tests on SQLite"
 $SWIFT test || status=1

@@ -20,15 +20,17 @@ public struct Job: Sendable, Equatable {
     public var runAt: Date
     public var createdAt: Date
     public var finishedAt: Date?
+    /// The last `job:progress` its handler reported (kept after the job finished).
+    public var progress: JobProgress?
 
     public init(id: Int64, task: String, queue: String, priority: Int, state: JobState, args: String,
                 attempt: Int, maxAttempts: Int, result: String? = nil, error: String? = nil,
                 uniqueKey: String? = nil, scheduledFor: Date? = nil, runAt: Date, createdAt: Date,
-                finishedAt: Date? = nil) {
+                finishedAt: Date? = nil, progress: JobProgress? = nil) {
         self.id = id; self.task = task; self.queue = queue; self.priority = priority; self.state = state
         self.args = args; self.attempt = attempt; self.maxAttempts = maxAttempts; self.result = result
         self.error = error; self.uniqueKey = uniqueKey; self.scheduledFor = scheduledFor; self.runAt = runAt
-        self.createdAt = createdAt; self.finishedAt = finishedAt
+        self.createdAt = createdAt; self.finishedAt = finishedAt; self.progress = progress
     }
 
     /// The job as SPEC's JSON object (without runs).
@@ -44,6 +46,7 @@ public struct Job: Sendable, Equatable {
             "unique_key": uniqueKey.map(JSONValue.string) ?? .null,
             "scheduled_for": time(scheduledFor), "run_at": time(runAt), "created_at": time(createdAt),
             "finished_at": time(finishedAt),
+            "progress": progress?.json() ?? .null,
         ])
     }
 }

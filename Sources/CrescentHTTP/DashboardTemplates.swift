@@ -124,7 +124,7 @@ enum DashboardTemplates {
         <td class="num"><a href="/jobs/{{id}}">{{id}}</a></td>
         <td><a href="/jobs?task={{urlTask}}">{{task}}</a></td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a></td>
-        <td><span class="badge s-{{state}}">{{state}}</span></td>
+        <td><span class="badge s-{{state}}">{{state}}</span>{{#progress}} <progress max="100"{{#hasPercent}} value="{{percent}}"{{/hasPercent}} title="{{summary}}">{{summary}}</progress>{{/progress}}</td>
         <td class="num">{{attempt}}/{{maxAttempts}}</td>
         <td><span title="{{runAtFull}}">{{runAt}}</span></td>
         <td>{{#finishedAt}}<span title="{{finishedAtFull}}">{{finishedAt}}</span>{{/finishedAt}}{{^finishedAt}}<span class="muted">—</span>{{/finishedAt}}</td>
@@ -171,6 +171,7 @@ enum DashboardTemplates {
         {{#scheduledFor}}<dt>Scheduled for</dt><dd>{{scheduledFor}}</dd>{{/scheduledFor}}
         {{#finishedAt}}<dt>Finished</dt><dd>{{finishedAt}}</dd>{{/finishedAt}}
         {{#uniqueKey}}<dt>Unique key</dt><dd><code>{{uniqueKey}}</code></dd>{{/uniqueKey}}
+        {{#progress}}<dt>Progress</dt><dd><progress max="100"{{#hasPercent}} value="{{percent}}"{{/hasPercent}}>{{summary}}</progress> {{summary}} <span class="muted" title="{{atFull}}">· reported {{at}}</span></dd>{{/progress}}
         </dl>
         {{#error}}<h2>Last error</h2><pre class="error">{{error}}</pre>{{/error}}
         <h2>Args</h2><pre>{{args}}</pre>

@@ -273,7 +273,15 @@ extension HTTPServer {
             row["error"] = e
             row["errorShort"] = Dashboard.short(e)
         }
+        if let p = job.progress { row["progress"] = Self.progressContext(p, now: now) }
         return row
+    }
+
+    /// A job's `job:progress` for the templates' progress bar (`<progress>`, no script needed).
+    static func progressContext(_ p: JobProgress, now: Date) -> [String: Any] {
+        var c: [String: Any] = ["summary": p.summary, "at": Dashboard.relative(p.at, now: now), "atFull": Dashboard.clock(p.at)]
+        if let percent = p.percent { c["percent"] = percent; c["hasPercent"] = true }
+        return c
     }
 
     func jobsPage(_ request: Request, deadOnly: Bool) async throws -> Response {

@@ -20,6 +20,8 @@ final class Attempt {
     var storeWrites: [StoreWrite] = []
     /// Committed store values read (`StoreAPI`), checked when the success commits.
     var storeReads: [StoreRead] = []
+    /// The last `job:progress`, handed back with the outcome.
+    var progress: JobProgress?
     /// Bytes of pending pushes and store writes, charged against the VM's memory cap.
     var pendingBytes = 0
     /// Pending effects passed the memory cap: the attempt ends `memory limit exceeded`

@@ -13,6 +13,8 @@ public protocol LuaHost: AnyObject, Sendable {
     func reserveJobID() throws -> Int64
     /// The id of an active job with this unique key (or one finished within `period`).
     func findActiveUnique(key: String, period: Double?) throws -> Int64?
+    /// `job:progress` of a running attempt, on every call (the host throttles its writes).
+    func reportProgress(jobID: Int64, attempt: Int, progress: JobProgress)
 }
 
 /// One attempt to run: the claimed job (its `attempt` is this attempt's number) and its ttl.
@@ -49,6 +51,8 @@ public struct ExecResult: Sendable {
     /// Committed store values a succeeded attempt read; its success applies only if they
     /// still hold at commit.
     public var storeReads: [StoreRead] = []
+    /// The attempt's last `job:progress` (whatever the outcome), written with it.
+    public var progress: JobProgress?
     public var startedAt: Date
     public var finishedAt: Date
 
@@ -63,4 +67,6 @@ extension LuaHost {
     public func storeGetText(task: String, key: String) throws -> String? {
         try storeGet(task: task, key: key)?.encoded()
     }
+
+    public func reportProgress(jobID: Int64, attempt: Int, progress: JobProgress) {}
 }

@@ -14,6 +14,7 @@ enum HostFunction: Int32, CaseIterable {
     case storeGet, storeSet, storeDelete, storeIncr
     case httpRequest
     case loadlib
+    case jobProgress
 
     var name: String {
         switch self {
@@ -33,6 +34,7 @@ enum HostFunction: Int32, CaseIterable {
         case .storeIncr: return "store_incr"
         case .httpRequest: return "http_request"
         case .loadlib: return "loadlib"
+        case .jobProgress: return "job_progress"
         }
     }
 }
@@ -79,6 +81,7 @@ extension LuaVM {
             case .storeIncr: return try StoreAPI.incr(self, L)
             case .httpRequest: return try HTTPAPI.request(self, L)
             case .loadlib: return try RequireAPI.loadlib(self, L)
+            case .jobProgress: return try ProgressAPI.report(self, L)
             }
         } catch {
             luaPush(L, error.message)

@@ -43,6 +43,8 @@ final class LuaVM {
     private(set) var snoozeMTRef: Int32 = LUA_NOREF
     private(set) var discardMTRef: Int32 = LUA_NOREF
     private(set) var uniqueFnsRef: Int32 = LUA_NOREF
+    /// The job table's methods (`SandboxGlobals` lists them).
+    private(set) var jobMethodsRef: Int32 = LUA_NOREF
 
     private static let registerDispatch: Void = { crescent_set_dispatch(crescentDispatch) }()
 
@@ -100,6 +102,7 @@ final class LuaVM {
         luaGetField(L, t, "snoozemt"); snoozeMTRef = luaRef(L)
         luaGetField(L, t, "discardmt"); discardMTRef = luaRef(L)
         luaGetField(L, t, "unique_fns"); uniqueFnsRef = luaRef(L)
+        luaGetField(L, t, "jobmethods"); jobMethodsRef = luaRef(L)
         lua_settop(L, 0)
         _ = crescent_gc_collect(L)
     }

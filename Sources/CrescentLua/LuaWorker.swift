@@ -299,6 +299,7 @@ public final class LuaWorker: @unchecked Sendable {
         }
         var result = ExecResult(jobID: jobID, attempt: a.request.job.attempt, outcome: outcome,
                                 startedAt: a.startedAt, finishedAt: Date())
+        result.progress = a.progress
         if case .succeeded = outcome {
             result.pushes = a.pushes
             result.storeWrites = a.storeWrites

@@ -71,7 +71,9 @@ local http = {
 
 local snoozemt, discardmt = { __metatable = false }, { __metatable = false }
 local duration = host.duration
+local raw_progress = host.job_progress
 local jobmethods = {
+  progress = function(self, done, total, note) return raw_progress(done, total, note) end,
   snooze = function(self, d) return setmetatable({ seconds = duration(d, "job:snooze") }, snoozemt) end,
   discard = function(self, reason)
     return setmetatable({ reason = reason == nil and "discarded" or tostring(reason) }, discardmt)
@@ -170,6 +172,6 @@ getmetatable("").__metatable = false
 -- Nothing dangerous stays reachable from the main state's globals either.
 for _, n in ipairs({ "io", "debug", "package", "require", "dofile", "loadfile", "load", "os" }) do G[n] = nil end
 
-return { make_env = make_env, jobmt = jobmt, jobargs = jobargs, snoozemt = snoozemt, discardmt = discardmt, unique_fns = unique_fns }
+return { make_env = make_env, jobmt = jobmt, jobmethods = jobmethods, jobargs = jobargs, snoozemt = snoozemt, discardmt = discardmt, unique_fns = unique_fns }
 """#
 }

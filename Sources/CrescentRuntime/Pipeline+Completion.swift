@@ -22,7 +22,8 @@ extension Pipeline {
         }
         return JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, startedAt: item.startedAt, finishedAt: now,
                              outcome: outcome,
-                             pushes: result.pushes, storeWrites: result.storeWrites, storeReads: result.storeReads)
+                             pushes: result.pushes, storeWrites: result.storeWrites, storeReads: result.storeReads,
+                             progress: result.progress)
     }
 
     func log(_ completion: JobCompletion, applied: Bool, item: InFlight) {

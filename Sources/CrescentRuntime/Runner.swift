@@ -128,6 +128,8 @@ public final class Runner: @unchecked Sendable {
         let processID = "\(hostName):\(pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let now = Date()
         let process = WorkerProcess(id: processID, host: hostName, pid: pid, queues: queues.map(\.name), startedAt: now, heartbeatAt: now)
+        let progress = ProgressWriter(store: store, worker: processID, logger: logger)
+        host.progressWriter = progress
 
         let pipeline = Pipeline(store: store, registry: registry, workers: workers, processID: processID, queues: queues,
                                 restricted: options.queues != nil, defaultConcurrency: config.defaultConcurrency,
@@ -158,6 +160,7 @@ public final class Runner: @unchecked Sendable {
             throw .failed("cannot register this process in the database: \(error)")
         }
         installSignalHandlers()
+        progress.start()
         pipeline.start()
         pruner.start()
         scheduler.start()
@@ -166,6 +169,7 @@ public final class Runner: @unchecked Sendable {
         // Stop fetching first (the other loops can take a moment to stop), then the inputs.
         func stopAll(timeout: Double) {
             pipeline.shutdown(timeout: timeout)
+            progress.stop()
             stopFrontEnd?()
             watcher.stop()
             scheduler.stop()

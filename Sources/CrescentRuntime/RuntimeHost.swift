@@ -45,6 +45,13 @@ final class RuntimeHost: LuaHost, @unchecked Sendable {
     func findActiveUnique(key: String, period: Double?) throws -> Int64? {
         try store.jobFindActiveUnique(key: key, period: period, now: Date())
     }
+
+    /// Set by the runner before any job runs.
+    var progressWriter: ProgressWriter?
+
+    func reportProgress(jobID: Int64, attempt: Int, progress: JobProgress) {
+        progressWriter?.report(jobID: jobID, attempt: attempt, progress: progress)
+    }
 }
 
 /// For `crescent exec`: the real APIs, but nothing is written. Pushes get made-up ids, store

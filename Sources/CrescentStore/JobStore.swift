@@ -71,18 +71,34 @@ public struct JobCompletion: Sendable, Equatable {
     /// commit (or an increment's key holds something other than a number), the success is
     /// not applied: the job is queued again, run outcome `conflict`, the attempt not counted.
     public var storeReads: [StoreRead]
+    /// The attempt's last `job:progress`, written with the outcome when it applies (any outcome).
+    public var progress: JobProgress?
 
     public init(jobID: Int64, attempt: Int, worker: String, startedAt: Date? = nil, finishedAt: Date = Date(),
                 outcome: CompletionOutcome, pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = [],
-                storeReads: [StoreRead] = []) {
+                storeReads: [StoreRead] = [], progress: JobProgress? = nil) {
         self.jobID = jobID; self.attempt = attempt; self.worker = worker; self.startedAt = startedAt; self.finishedAt = finishedAt
         self.outcome = outcome; self.pushes = pushes; self.storeWrites = storeWrites; self.storeReads = storeReads
+        self.progress = progress
     }
 
     /// Whether the store must check this completion's reads (and increments) at commit.
     public var needsStoreCheck: Bool {
         guard case .succeeded = outcome else { return false }
         return !storeReads.isEmpty || storeWrites.contains(where: \.increment)
+    }
+}
+
+/// A running attempt's progress, written while it runs (`JobStore.jobProgressUpdate`).
+public struct JobProgressUpdate: Sendable, Equatable {
+    public var jobID: Int64
+    /// Fencing, as for a completion: it applies only while the job is `running` this attempt
+    /// owned by `worker`.
+    public var attempt: Int
+    public var worker: String
+    public var progress: JobProgress
+    public init(jobID: Int64, attempt: Int, worker: String, progress: JobProgress) {
+        self.jobID = jobID; self.attempt = attempt; self.worker = worker; self.progress = progress
     }
 }
 
@@ -178,6 +194,10 @@ public protocol JobStore: Sendable {
     /// Undoes a claim that never ran (its task is not loaded): back to `queued` as it was,
     /// the attempt not counted, no run recorded. Fenced like a completion.
     func jobUnclaim(ids: [Int64], worker: String) throws
+    /// Records running attempts' progress (`job:progress`), in one transaction, each fenced
+    /// like a completion. Returns how many applied.
+    @discardableResult
+    func jobProgressUpdate(_ updates: [JobProgressUpdate]) throws -> Int
     func jobGet(id: Int64) throws -> Job?
     func jobRuns(id: Int64) throws -> [JobRun]
     /// Newest first.

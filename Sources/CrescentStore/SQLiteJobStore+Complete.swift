@@ -118,7 +118,15 @@ extension SQLiteJobStore {
         guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: c.outcome,
                          finishedAt: c.finishedAt, now: now, in: hot) else { return false }
         try applySideEffects(of: c, now: now, in: hot)
+        try writeProgress(of: c, db: hot.db)
         return true
+    }
+
+    /// An applied completion's last progress (after `finish` fenced it).
+    @inline(__always)
+    static func writeProgress(of c: borrowing JobCompletion, db: Database) throws {
+        guard let p = c.progress else { return }
+        try db.cachedStatement(sql: "UPDATE jobs SET progress = ? WHERE id = ?").execute(arguments: [p.stored(), c.jobID])
     }
 
     /// An applied success's pushes and store writes.
@@ -197,6 +205,7 @@ extension SQLiteJobStore {
             try hot.addRun(RunRow(jobID: c.jobID, attempt: c.attempt, startedAt: c.startedAt!.epoch,
                                   finishedAt: c.finishedAt.epoch, transition: t, worker: c.worker))
             try applySideEffects(of: c, now: now, in: hot)
+            try writeProgress(of: c, db: hot.db)
         }
     }
 

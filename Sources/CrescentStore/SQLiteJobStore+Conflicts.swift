@@ -22,6 +22,7 @@ extension SQLiteJobStore {
         }
         let applied = try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: .conflict,
                                  finishedAt: c.finishedAt, now: now, in: hot)
+        if applied { try writeProgress(of: c, db: hot.db) }
         return (applied, applied)
     }
 

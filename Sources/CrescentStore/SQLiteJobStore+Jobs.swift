@@ -6,7 +6,7 @@ extension SQLiteJobStore {
     /// The columns of a `Job`, in the order `job(from:)` reads them.
     static let jobColumns = """
         id, task, queue, priority, state, args, attempt, max_attempts, result, error, \
-        unique_key, scheduled_for, run_at, created_at, finished_at
+        unique_key, scheduled_for, run_at, created_at, finished_at, progress
         """
 
     /// Reads a `Job` from a row selected (or returned) with `jobColumns`.
@@ -17,7 +17,8 @@ extension SQLiteJobStore {
             state: JobState(rawValue: stateText) ?? .dead,
             args: row[5], attempt: row[6], maxAttempts: row[7], result: row[8], error: row[9],
             uniqueKey: row[10], scheduledFor: dateFrom(row[11] as Double?), runAt: dateFrom(row[12] as Double),
-            createdAt: dateFrom(row[13] as Double), finishedAt: dateFrom(row[14] as Double?))
+            createdAt: dateFrom(row[13] as Double), finishedAt: dateFrom(row[14] as Double?),
+            progress: JobProgress.fromStored(row[15] as String?))
     }
 
     /// What a claim reads: the columns of a `Job` it does not already know (it is `running`

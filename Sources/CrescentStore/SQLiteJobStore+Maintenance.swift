@@ -142,8 +142,8 @@ extension SQLiteJobStore {
                 guard try Double.fetchOne(beat, arguments: [owner]) == seen else { continue }
                 for row in try Row.fetchAll(select, arguments: [owner]) {
                     let job = Self.job(from: row)
-                    let worker: String? = row[15]
-                    let startedAt: Double? = row[16]
+                    let worker: String? = row[16]
+                    let startedAt: Double? = row[17]
                     if try Self.finish(jobID: job.id, attempt: job.attempt, worker: worker, startedAt: dateFrom(startedAt),
                                        outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
                                        finishedAt: now, now: now, in: hot) {

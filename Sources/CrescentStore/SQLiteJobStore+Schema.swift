@@ -16,6 +16,10 @@ extension SQLiteJobStore {
             try db.execute(sql: schemaV3)
             try db.execute(sql: backfillRunSeconds, arguments: [Date().epoch - 3600])
         }
+        // Job progress (`job:progress`): a step of its own, after the numbered ones.
+        m.registerMigration("job-progress") { db in
+            try db.execute(sql: schemaJobProgress)
+        }
         return m
     }
 
@@ -34,6 +38,9 @@ extension SQLiteJobStore {
             }
         }
     }
+
+    /// Job progress: the last `job:progress` of a job, as `JobProgress.stored()` JSON text.
+    static let schemaJobProgress = "ALTER TABLE jobs ADD COLUMN progress TEXT;"
 
     /// Version 3: costs that follow the work, not the table.
     ///

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrescentCore
+import CrescentLua
 import CrescentRuntime
 
 struct CheckCommand: CrescentCommand {
@@ -20,7 +21,10 @@ struct CheckCommand: CrescentCommand {
         for link in snapshot.skippedLinks { Output.error("warning: \(link): directory symlink not followed") }
         let current = registry.current
         for error in current.errors { Output.line(error.description) }
-        if !current.errors.isEmpty { throw ExitCode(1) }
+        // Globals that are neither host APIs nor sandboxed libraries (typos like `qeue`).
+        let globals = GlobalCheck.check(snapshot, sandbox: try SandboxGlobals.read())
+        for finding in globals { Output.line(finding.description) }
+        if !current.errors.isEmpty || !globals.isEmpty { throw ExitCode(1) }
         Output.line("ok: \(current.tasks.count) task\(current.tasks.count == 1 ? "" : "s") in \(config.tasksDir.path)")
     }
 }

@@ -58,6 +58,7 @@ struct ExecCommand: CrescentCommand {
         case .discarded(let reason): failed = true; Output.line("discarded in \(seconds)s: \(reason)")
         case .aborted(let reason): failed = true; Output.line("aborted in \(seconds)s: \(reason)")
         }
+        if let progress = result.progress { Output.line("progress: \(progress.summary)") }
         if !result.pushes.isEmpty {
             Output.line("would push (\(result.pushes.count)):")
             for p in result.pushes { Output.line("  \(p.task) \(p.args) queue=\(p.queue)" + (p.runAt.timeIntervalSince(result.finishedAt) > 0.5 ? " at \(TimeText.format(p.runAt))" : "")) }

@@ -34,10 +34,16 @@ struct JobsCommand: CrescentCommand {
             for job in jobs { Output.json(job.json()) }
             return
         }
-        Output.table(["ID", "STATE", "TASK", "QUEUE", "ATTEMPT", "RUN AT", "ERROR"], jobs.map { job in
+        Output.table(["ID", "STATE", "TASK", "QUEUE", "ATTEMPT", "RUN AT", "PROGRESS", "ERROR"], jobs.map { job in
             [String(job.id), job.state.rawValue, job.task, job.queue, "\(job.attempt)/\(job.maxAttempts)",
-             TimeText.format(job.runAt), String((job.error ?? "").split(separator: "\n").first ?? "").prefix(60).description]
+             TimeText.format(job.runAt), job.progress.map(Self.shortProgress) ?? "-",
+             String((job.error ?? "").split(separator: "\n").first ?? "").prefix(60).description]
         })
+    }
+
+    /// `40%`, or the count done without a total: the table's column.
+    static func shortProgress(_ p: JobProgress) -> String {
+        p.percent.map { "\($0)%" } ?? JobProgress.format(p.done)
     }
 }
 
@@ -75,6 +81,7 @@ struct JobCommand: CrescentCommand {
             ("result", job.result ?? "-"), ("error", job.error ?? "-"), ("unique_key", job.uniqueKey ?? "-"),
             ("scheduled_for", job.scheduledFor.map(TimeText.format) ?? "-"), ("run_at", TimeText.format(job.runAt)),
             ("created_at", TimeText.format(job.createdAt)), ("finished_at", job.finishedAt.map(TimeText.format) ?? "-"),
+            ("progress", job.progress.map { "\($0.summary)  at \(TimeText.format($0.at))" } ?? "-"),
         ]
         for (k, v) in fields { Output.line(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
         Output.line("")

@@ -238,6 +238,10 @@ struct PGArray: PGBind {
         pgText = "{" + values.map { $0 ? "t" : "f" }.joined(separator: ",") + "}"
     }
 
+    init<S: Sequence>(_ values: S) where S.Element == Bool? {
+        pgText = "{" + values.map { $0.map { $0 ? "t" : "f" } ?? "NULL" }.joined(separator: ",") + "}"
+    }
+
     /// Text elements, each quoted (`"` and `\` escaped); nil is NULL.
     init<S: Sequence>(_ values: S) where S.Element == String? {
         var out = "{"

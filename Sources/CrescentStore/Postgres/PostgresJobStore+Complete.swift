@@ -145,6 +145,13 @@ extension PostgresJobStore {
             if let i = results.firstIndex(where: { !$0.duplicate }) { work.wake = pushes[i].queue }
         }
         if !writes.isEmpty { try applyStoreWrites(writes, now: now, conn: conn) }
+        // The applied completions' last progress, whatever their outcome.
+        let progressed = items.indices.filter { applied[$0] && items[$0].c.progress != nil }
+        if !progressed.isEmpty {
+            try conn.query("""
+                UPDATE \(s)jobs j SET progress = v.p FROM unnest($1::bigint[], $2::text[]) AS v(id, p) WHERE j.id = v.id
+                """, [PGArray(progressed.map { items[$0].c.jobID }), PGArray(progressed.map { items[$0].c.progress?.stored() })])
+        }
         return applied
     }
 

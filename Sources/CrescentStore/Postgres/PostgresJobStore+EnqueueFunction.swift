@@ -1,4 +1,4 @@
-// Version 2: `<schema>.enqueue(...)`, a SQL function an application calls inside its own
+// `<schema>.enqueue(...)`, a SQL function an application calls inside its own
 // transaction, from any language, to enqueue a job that exists only if that transaction
 // commits.
 extension PostgresJobStore {
@@ -19,7 +19,7 @@ extension PostgresJobStore {
     /// a task whose unique key is a Lua function (which SQL cannot compute) are refused with
     /// an error naming the problem (SQLSTATE 22023). `%S` is the quoted schema, `%N` its bare
     /// name (letters, digits and `_` only, so it may stand inside a string literal).
-    static let schemaV2 = #"""
+    static let schemaEnqueueFunction = #"""
         CREATE FUNCTION %S.canonical_json(v jsonb) RETURNS text
         LANGUAGE plpgsql IMMUTABLE STRICT SET extra_float_digits = 1 AS $fn$
         DECLARE

@@ -207,7 +207,7 @@ extension PostgresJobStore {
                 var states: [String?] = [], finished: [Double?] = [], runAts: [Double?] = []
                 for i in 0..<running.count {
                     let job = Self.readJob(running, i)
-                    let cancel = running.bool(i, 15)
+                    let cancel = running.bool(i, 16)
                     let t = SQLiteJobStore.transition(.aborted(error: "worker lost", retryAt: retryAt(job)),
                                                       cancelRequested: cancel, finishedAt: now, now: now)
                     ids.append(job.id); attempts.append(job.attempt); cancels.append(cancel)

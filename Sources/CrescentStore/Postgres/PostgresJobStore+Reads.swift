@@ -9,7 +9,7 @@ extension PostgresJobStore {
     /// The columns of a `Job`, in the order `readJob` reads them.
     static let jobReadColumns = """
         id, task, queue, priority, state, args, attempt, max_attempts, result, error, \
-        unique_key, scheduled_for, run_at, created_at, finished_at
+        unique_key, scheduled_for, run_at, created_at, finished_at, progress
         """
 
     /// Reads a `Job` from row `row` of a result selected with `jobReadColumns` (from `column`).
@@ -21,7 +21,8 @@ extension PostgresJobStore {
             args: r.string(row, c + 5), attempt: r.int(row, c + 6), maxAttempts: r.int(row, c + 7),
             result: r.stringOrNil(row, c + 8), error: r.stringOrNil(row, c + 9), uniqueKey: r.stringOrNil(row, c + 10),
             scheduledFor: dateFrom(r.doubleOrNil(row, c + 11)), runAt: dateFrom(r.double(row, c + 12)),
-            createdAt: dateFrom(r.double(row, c + 13)), finishedAt: dateFrom(r.doubleOrNil(row, c + 14)))
+            createdAt: dateFrom(r.double(row, c + 13)), finishedAt: dateFrom(r.doubleOrNil(row, c + 14)),
+            progress: JobProgress.fromStored(r.stringOrNil(row, c + 15)))
     }
 
     /// The condition of `jobs_waiting` (jobs due later).

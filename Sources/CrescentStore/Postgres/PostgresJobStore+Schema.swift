@@ -5,7 +5,7 @@ extension PostgresJobStore {
     /// The migrations, in order; version n is `migrations[n - 1]`. Add new ones at the end and
     /// never edit one that has shipped. `%S` stands for the quoted schema name, `%N` for the
     /// bare one (inside string literals).
-    static let migrations: [String] = [schemaV1, schemaV2]
+    static let migrations: [String] = [schemaV1, schemaJobProgress, schemaEnqueueFunction]
 
     /// Creates the schema if needed and applies the migrations it lacks, in one transaction
     /// holding an advisory lock on the schema's name: a second process starting at the same
@@ -48,6 +48,9 @@ extension PostgresJobStore {
             throw CrescentError(.config, "database \(url.display): could not prepare the schema \(url.schema): \(firstLine(error.message))", field: "database")
         }
     }
+
+    /// Job progress (`job:progress`): the last one of a job, as `JobProgress.stored()` JSON text.
+    static let schemaJobProgress = "ALTER TABLE %S.jobs ADD COLUMN progress text;"
 
     /// Version 1: SQLite's version 3 layout, in PostgreSQL's terms.
     ///
