@@ -16,6 +16,9 @@ extension SQLiteJobStore {
             try db.execute(sql: schemaV3)
             try db.execute(sql: backfillRunSeconds, arguments: [Date().epoch - 3600])
         }
+        m.registerMigration("tasks-version") { db in
+            try db.execute(sql: schemaTasksVersion)
+        }
         return m
     }
 
@@ -34,6 +37,10 @@ extension SQLiteJobStore {
             }
         }
     }
+
+    /// Each process's tasks version (a digest of the task files it loaded), so that `status`,
+    /// `tasks` and the processes page show hosts running different task files.
+    static let schemaTasksVersion = "ALTER TABLE processes ADD COLUMN tasks_version TEXT NOT NULL DEFAULT ''"
 
     /// Version 3: costs that follow the work, not the table.
     ///

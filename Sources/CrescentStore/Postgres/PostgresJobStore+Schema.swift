@@ -4,7 +4,7 @@ import Foundation
 extension PostgresJobStore {
     /// The migrations, in order; version n is `migrations[n - 1]`. Add new ones at the end and
     /// never edit one that has shipped. `%S` stands for the quoted schema name.
-    static let migrations: [String] = [schemaV1]
+    static let migrations: [String] = [schemaV1, schemaTasksVersion]
 
     /// Creates the schema if needed and applies the migrations it lacks, in one transaction
     /// holding an advisory lock on the schema's name: a second process starting at the same
@@ -46,6 +46,12 @@ extension PostgresJobStore {
             throw CrescentError(.config, "database \(url.display): could not prepare the schema \(url.schema): \(firstLine(error.message))", field: "database")
         }
     }
+
+    /// Each process's tasks version (a digest of the task files it loaded), so that `status`,
+    /// `tasks` and the processes page show hosts running different task files.
+    static let schemaTasksVersion = """
+        ALTER TABLE %S.processes ADD COLUMN tasks_version text NOT NULL DEFAULT '';
+        """
 
     /// Version 1: SQLite's version 3 layout, in PostgreSQL's terms.
     ///
