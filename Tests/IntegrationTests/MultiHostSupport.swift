@@ -2,6 +2,9 @@ import CrescentCore
 import Foundation
 import Testing
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,10 +24,13 @@ final class MultiHost: @unchecked Sendable {
         let name: String          // hostname inside, e.g. "mh-host1"
         let namespace: String
         let link: String          // the veth end in this namespace
+        let address: String       // its own address, e.g. 10.231.4.2
+        let url: String           // the store URL it uses (the server's veth end)
         let project: Project
-        var runner: Background?
-        init(index: Int, name: String, namespace: String, link: String, project: Project) {
-            self.index = index; self.name = name; self.namespace = namespace; self.link = link; self.project = project
+        var runner: HostRunner?
+        init(index: Int, name: String, namespace: String, link: String, address: String, url: String, project: Project) {
+            self.index = index; self.name = name; self.namespace = namespace; self.link = link
+            self.address = address; self.url = url; self.project = project
         }
         /// The process id prefix of its runners (`host:pid:…`).
         var runnerPID: Int32? { runner?.pid }
@@ -146,7 +152,8 @@ final class MultiHost: @unchecked Sendable {
         for (i, m) in made.enumerated() {
             let url = "postgres://postgres:crescent-test@10.231.\(m.subnet).1:\(port)/crescent_test?schema=\(schema)"
             let project = try Project(config: config(url), tasks: tasks(i))
-            list.append(Host(index: i, name: "mh-host\(i + 1)", namespace: m.ns, link: m.link, project: project))
+            list.append(Host(index: i, name: "mh-host\(i + 1)", namespace: m.ns, link: m.link, address: "10.231.\(m.subnet).2",
+                             url: url, project: project))
         }
         hosts = list
         let localText = localConfig.map { $0(localURL) } ?? config(localURL)
@@ -174,18 +181,14 @@ final class MultiHost: @unchecked Sendable {
 
     /// Starts `crescent run` on host `i` (inside its namespace, with its hostname).
     @discardableResult
-    func start(_ i: Int, _ extra: [String] = []) throws -> Background {
+    func start(_ i: Int, _ extra: [String] = []) throws -> HostRunner {
         let h = hosts[i]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.ip ?? "/usr/sbin/ip")
         p.arguments = ["netns", "exec", h.namespace, "/usr/bin/unshare", "--uts", "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"",
                        h.name, Project.binary.path, "run", "--config", h.project.dir.appendingPathComponent("crescent.toml").path] + extra
         p.currentDirectoryURL = h.project.dir
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let b = Background(process: p, out: out, err: err)
+        let b = try HostRunner(p)
         h.runner = b
         return b
     }
@@ -219,15 +222,31 @@ final class MultiHost: @unchecked Sendable {
         Self.sh("/bin/bash \(Self.quote(Self.root.appendingPathComponent("scripts/pg-cluster.sh").path)) \(up ? "up" : "down") \(Self.quote(clusterDir))")
     }
 
+    /// GET `url` with `Authorization: Bearer TOKEN` → (status, body); status -1 when it failed.
+    static func get(_ url: String, bearer: String) -> (status: Int, body: String) {
+        guard let u = URL(string: url) else { return (-1, "") }
+        var req = URLRequest(url: u, timeoutInterval: 10)
+        req.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
+        final class Box: @unchecked Sendable { var status = -1; var body = "" }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: req) { data, response, _ in
+            box.status = (response as? HTTPURLResponse)?.statusCode ?? -1
+            box.body = data.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            done.signal()
+        }.resume()
+        _ = done.wait(timeout: .now() + 15)
+        return (box.status, box.body)
+    }
+
     // MARK: reading the store
 
-    func rows(_ query: String) -> [String] {
+    func rows(_ query: String, quiet: Bool = false) -> [String] {
         let out = PSQL.run(localURL, query, searchPath: schema)
-        if !out.errors.isEmpty { print("psql: \(out.errors)") }
+        if !out.errors.isEmpty && !quiet { print("psql: \(out.errors)") }
         return out.rows
     }
 
-    func int(_ query: String) -> Int { rows(query).first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0 }
+    func int(_ query: String) -> Int { rows(query, quiet: true).first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0 }
 
     /// Inserts `n` queued jobs of `task` (args `{"i": k}`) in one statement.
     func insertJobs(_ task: String, _ n: Int, maxAttempts: Int = 5) {
@@ -266,6 +285,52 @@ final class MultiHost: @unchecked Sendable {
         let lost = int("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = '\(task)' AND r.error = 'worker lost'")
         let runs = int("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = '\(task)'")
         return (jobs, succeeded, doubles, lost, runs)
+    }
+}
+
+/// A `crescent run` on a host, its log (stderr) readable while it runs.
+final class HostRunner: @unchecked Sendable {
+    let process: Process
+    private let lock = NSLock()
+    private var data = Data()
+    private let closed = DispatchSemaphore(value: 0)
+    private let stdout: ReadAll
+
+    init(_ p: Process) throws {
+        process = p
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        stdout = ReadAll(out)
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            guard let self else { return }
+            if chunk.isEmpty { handle.readabilityHandler = nil; closed.signal(); return }
+            lock.withLock { data.append(chunk) }
+        }
+        try p.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// The log so far.
+    var log: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+
+    /// The whole log, once the process has exited (waits at most 10 s for the pipe to close).
+    func finalLog() -> String {
+        process.waitUntilExit()
+        _ = closed.wait(timeout: .now() + 10)
+        return log
+    }
+
+    /// SIGINT (graceful stop); SIGKILL after `timeout`; the exit code.
+    func interrupt(timeout: Double = 30) -> Int32 {
+        kill(pid, SIGINT)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 }
 

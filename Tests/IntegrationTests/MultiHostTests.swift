@@ -84,7 +84,7 @@ import Testing
             let l = mh.ledger("work")
             let recover = rescuedAt.map { $0.timeIntervalSince(killedAt) } ?? -1
             let stops = mh.stopRunners()
-            let logs = mh.hosts.prefix(2).map { $0.runner?.err.text() ?? "" }.joined()
+            let logs = mh.hosts.prefix(2).map { $0.runner?.finalLog() ?? "" }.joined()
             print("""
                 multi-host crash: \(total) jobs, 3 hosts, 1 killed (\(killed) processes, kill -9) after \(doneAtKill) jobs; \
                 in flight on it \(inFlight); rescued \(l.workerLost) (worker lost runs); lost \(total - l.succeeded); \
@@ -104,5 +104,121 @@ import Testing
             #expect(after.count == 2)
             #expect(logs.contains("rescued jobs of a lost process"))
             #expect(stops == [0, 0], "the two others stopped cleanly")
+    }
+}
+
+// MARK: partition
+
+extension MultiHostTests {
+    /// Each slow job pushes one child and records its attempt in the store, both committed only
+    /// with its success, then works on for 3 s (the link goes down meanwhile).
+    static let partitionTasks = [
+        "slow.lua": """
+            return {
+              retry = { attempts = 5, backoff = "fixed", delay = "100ms", jitter = 0 },
+              handler = function(job)
+                queue.push("child", { parent = job.id, attempt = job.attempt })
+                store.set("parent-" .. job.id, job.attempt)
+                sleep("3s")
+                return job.attempt
+              end,
+            }
+            """,
+        "child.lua": "return { handler = function(job) return job.args.parent end }",
+        "quick.lua": "return { handler = function(job) sleep(\"20ms\") return job.args.i end }",
+    ]
+
+    /// One host runs six slow jobs when its link goes down, for longer than the lease: the
+    /// others rescue and finish them; `status` shows it lost meanwhile; once the link is back
+    /// its late completions (with their pushes and store writes) are rejected and logged, and it
+    /// registers again and takes new jobs without a restart.
+    @Test func partitionedHostIsFencedOutAndComesBack() throws {
+        try withHosts(config: { Self.config($0) }, localConfig: Self.cliConfig, tasks: { _ in Self.partitionTasks }) { try partition($0) }
+    }
+
+    func partition(_ mh: MultiHost) throws {
+        let victim = 2, slow = 6
+        try mh.start(victim)
+        #expect(waitFor(timeout: 60, every: 0.2) { mh.int("SELECT count(*) FROM processes") == 1 }, "the victim registered")
+        mh.insertJobs("slow", slow)
+        let victimID = try #require(mh.processID(victim))
+        #expect(waitFor(timeout: 30, every: 0.1) { mh.int("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner = '\(victimID)'") == slow },
+                "the victim runs all six")
+        for i in 0..<2 { try mh.start(i) }
+        #expect(waitFor(timeout: 60, every: 0.2) { mh.int("SELECT count(*) FROM processes") == 3 }, "three runners registered")
+
+        mh.setLink(victim, up: false)
+        let cutAt = Date()
+        var seenLost = false, polls = 0
+        // Down until the others have finished the victim's six jobs (bounded).
+        let finishedElsewhere = { mh.int("SELECT count(*) FROM jobs WHERE task = 'slow' AND state = 'succeeded'") == slow }
+        let deadline = Date().addingTimeInterval(90)
+        while Date() < deadline && polls < 900 && !finishedElsewhere() {
+            polls += 1
+            if !seenLost, let procs = try mh.statusProcesses() {
+                let row = procs.first { $0["id"]?.stringValue == victimID }
+                // Lost: flagged as such, or already rescued (the rescue removes its row).
+                if row?["lost"] == .bool(true) { seenLost = true }
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let done = finishedElsewhere()
+        let rescuedRuns = mh.int("SELECT count(*) FROM runs WHERE error = 'worker lost' AND worker = '\(victimID)'")
+        mh.setLink(victim, up: true)
+        let restoredAt = Date()
+        let partitionSeconds = restoredAt.timeIntervalSince(cutAt)
+
+        // Back: registered again, heart-beating, and taking jobs (no restart: same pid).
+        let pidBefore = mh.hosts[victim].runner?.pid
+        let back = waitFor(timeout: 90, every: 0.2) {
+            mh.int("SELECT count(*) FROM processes WHERE id = '\(victimID)'") == 1
+        }
+        let backAt = Date()
+        mh.insertJobs("quick", 600)
+        let quickDone = waitFor(timeout: 120, every: 0.2) { mh.int("SELECT count(*) FROM jobs WHERE task = 'quick' AND state = 'succeeded'") == 600 }
+        let victimQuick = mh.int("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = 'quick' AND r.worker = '\(victimID)'")
+        let childrenDone = waitFor(timeout: 60, every: 0.2) { mh.int("SELECT count(*) FROM jobs WHERE task = 'child' AND state = 'succeeded'") == slow }
+        let running = mh.hosts[victim].runner?.process.isRunning ?? false
+        let stops = mh.stopRunners()
+        let victimLog = mh.hosts[victim].runner?.finalLog() ?? ""
+        let rejected = victimLog.split(separator: "\n").filter { $0.contains("job outcome rejected") }
+        let rejectedSlow = rejected.filter { $0.contains("\"task\":\"slow\"") }.count
+        let droppedBoth = rejected.filter { $0.contains("\"dropped_pushes\":1,") && $0.contains("\"dropped_store_writes\":1,") }.count
+        let reRegistered = victimLog.contains("this process lost its lease; registered again")
+
+        let l = mh.ledger("slow")
+        let children = mh.int("SELECT count(*) FROM jobs WHERE task = 'child'")
+        let childrenPerParent = mh.int("SELECT COALESCE(max(c), 0) FROM (SELECT count(*) c FROM jobs WHERE task = 'child' GROUP BY args::jsonb->>'parent') AS x")
+        // The store value of each parent is the attempt that succeeded (not the fenced-out one).
+        let storeMismatch = mh.int("""
+            SELECT count(*) FROM jobs j LEFT JOIN kv ON kv.task = 'slow' AND kv.key = 'parent-' || j.id
+            WHERE j.task = 'slow' AND (kv.value IS NULL OR kv.value::int <> j.attempt)
+            """)
+        let childFromVictimAttempt = mh.int("""
+            SELECT count(*) FROM jobs c JOIN jobs p ON p.id = (c.args::jsonb->>'parent')::bigint
+            WHERE c.task = 'child' AND (c.args::jsonb->>'attempt')::int <> p.attempt
+            """)
+        print("""
+            multi-host partition: 1 host cut off \(Self.seconds(partitionSeconds)) (lease 2 s) while running \(slow) jobs; \
+            rescued \(rescuedRuns); lost \(slow - l.succeeded); duplicates \(l.doubleCommitted); fenced-out completions logged \
+            \(rejectedSlow) (all rejected outcomes \(rejected.count), with their push and store write dropped \(droppedBoth)); children \(children) (max per parent \(childrenPerParent)); \
+            store values from fenced attempts \(storeMismatch); status showed it lost \(seenLost); registered again \(back) \
+            \(Self.seconds(backAt.timeIntervalSince(restoredAt))) after the link came back; then ran \(victimQuick) of 600 new jobs
+            """)
+        #expect(done, "the others finished the victim's jobs while it was cut off")
+        #expect(rescuedRuns == slow, "all six rescued")
+        #expect(l.succeeded == slow && l.doubleCommitted == 0, "nothing lost, nothing committed twice")
+        #expect(seenLost, "status showed the cut-off host as lost")
+        #expect(back && reRegistered, "it registered again (and logged so)")
+        #expect(droppedBoth == slow, "each rejection logged its dropped push and store write")
+        print("a rejected completion: \(rejected.first ?? "")")
+        #expect(running && mh.hosts[victim].runner?.pid == pidBefore, "without a restart")
+        #expect(rejectedSlow == slow, "its six late completions were rejected and logged: \(rejected.prefix(3))")
+        #expect(children == slow && childrenPerParent == 1 && childFromVictimAttempt == 0, "pushes of fenced-out attempts were dropped")
+        #expect(storeMismatch == 0, "store writes of fenced-out attempts were dropped")
+        #expect(childrenDone)
+        #expect(quickDone)
+        #expect(victimQuick > 0, "it took new jobs after coming back")
+        #expect(stops.allSatisfy { $0 == 0 }, "every runner stopped cleanly: \(stops)")
     }
 }
