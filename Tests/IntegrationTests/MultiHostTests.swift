@@ -177,6 +177,7 @@ extension MultiHostTests {
         mh.insertJobs("quick", 600)
         let quickDone = waitFor(timeout: 120, every: 0.2) { mh.int("SELECT count(*) FROM jobs WHERE task = 'quick' AND state = 'succeeded'") == 600 }
         let victimQuick = mh.int("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.task = 'quick' AND r.worker = '\(victimID)'")
+        let firstRunBack = Double(mh.rows("SELECT min(started_at) FROM runs WHERE worker = '\(victimID)' AND started_at > \(restoredAt.timeIntervalSince1970)").first ?? "") ?? 0
         let childrenDone = waitFor(timeout: 60, every: 0.2) { mh.int("SELECT count(*) FROM jobs WHERE task = 'child' AND state = 'succeeded'") == slow }
         let running = mh.hosts[victim].runner?.process.isRunning ?? false
         let stops = mh.stopRunners()
@@ -203,7 +204,8 @@ extension MultiHostTests {
             rescued \(rescuedRuns); lost \(slow - l.succeeded); duplicates \(l.doubleCommitted); fenced-out completions logged \
             \(rejectedSlow) (all rejected outcomes \(rejected.count), with their push and store write dropped \(droppedBoth)); children \(children) (max per parent \(childrenPerParent)); \
             store values from fenced attempts \(storeMismatch); status showed it lost \(seenLost); registered again \(back) \
-            \(Self.seconds(backAt.timeIntervalSince(restoredAt))) after the link came back; then ran \(victimQuick) of 600 new jobs
+            \(Self.seconds(backAt.timeIntervalSince(restoredAt))) after the link came back; then ran \(victimQuick) of 600 new jobs \
+            (its first \(Self.seconds(firstRunBack - backAt.timeIntervalSince1970)) after they were enqueued)
             """)
         #expect(done, "the others finished the victim's jobs while it was cut off")
         #expect(rescuedRuns == slow, "all six rescued")
