@@ -12,7 +12,8 @@
 #
 # Run as root, the server runs as the `postgres` user; run as anyone else, as that user.
 #
-# The server listens on loopback only (and on ADDRS when given: the multi-host tests' veth ends). Password authentication (scram-sha-256) is on for TCP, so
+# The server listens on loopback only (and on ADDRS when given: the multi-host tests' veth
+# ends). Password authentication (scram-sha-256) is on for TCP, so
 # the tests can check a wrong password; the superuser `postgres` has the password `crescent-test`.
 set -euo pipefail
 cmd=${1:?usage: pg-cluster.sh start DIR PORT | stop DIR | down DIR | up DIR}
