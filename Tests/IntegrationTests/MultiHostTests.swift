@@ -82,6 +82,11 @@ import Testing
         let drainSeconds = Date().timeIntervalSince(started)
         let after = try mh.statusProcesses() ?? []
         let l = mh.ledger("work")
+        // One rescued job as `crescent job` shows it: the dead process's run ended `worker lost`,
+        // then one successful run elsewhere.
+        let rescuedJob = mh.rows("SELECT job_id FROM runs WHERE error = 'worker lost' ORDER BY job_id LIMIT 1").first ?? ""
+        let shownRuns = try mh.cli(["job", rescuedJob, "--json"]).json?["runs"]?.array ?? []
+        let runsShown = shownRuns.map { "\($0["outcome"]?.stringValue ?? "?")/\($0["error"]?.stringValue ?? "-")@\(($0["worker"]?.stringValue ?? "").split(separator: ":").first ?? "")" }
         let recover = rescuedAt.map { $0.timeIntervalSince(killedAt) } ?? -1
         let stops = mh.stopRunners()
         let logs = mh.hosts.prefix(2).map { $0.runner?.finalLog() ?? "" }.joined()
@@ -102,6 +107,10 @@ import Testing
         #expect(inFlight == 0 || shownBusy > 0, "status showed it busy with jobs")
         #expect(!after.contains { $0["id"]?.stringValue == victimID }, "after the rescue its row is gone")
         #expect(after.count == 2)
+        #expect(shownRuns.count == 2 && shownRuns.first?["worker"]?.stringValue == victimID && shownRuns.first?["error"]?.stringValue == "worker lost"
+                    && shownRuns.last?["outcome"]?.stringValue == "succeeded" && shownRuns.last?["worker"]?.stringValue != victimID,
+                "`crescent job \(rescuedJob)` shows the lost run on the dead host, then its success elsewhere: \(runsShown)")
+        print("a rescued job's runs (outcome/error@host): \(runsShown)")
         #expect(logs.contains("rescued jobs of a lost process"))
         #expect(stops == [0, 0], "the two others stopped cleanly")
     }
