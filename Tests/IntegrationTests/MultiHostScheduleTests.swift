@@ -51,7 +51,7 @@ extension MultiHostTests {
         // Every host down; three more tasks appear whose schedules last fired 60 s ago.
         let stops = mh.stopRunners()
         let t0 = Int(Date().timeIntervalSince1970) - 60
-        for h in mh.hosts + [] {
+        for h in mh.hosts {
             for policy in ["all", "once", "skip"] { try h.project.write("tasks/m_\(policy).lua", Self.everySecond("m_\(policy)", missed: policy)) }
         }
         _ = mh.rows("INSERT INTO schedules (task, last_fired) VALUES ('m_all', \(t0)), ('m_once', \(t0)), ('m_skip', \(t0))")

@@ -106,6 +106,9 @@ final class MultiHost: @unchecked Sendable {
         Self.sweep()
         guard let ip = Self.ip else { throw Unavailable(description: "`ip` (iproute2) not found: apt-get install iproute2") }
         guard getuid() == 0 else { throw Unavailable(description: "network namespaces need root") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else {
+            throw Unavailable(description: "/usr/bin/unshare (util-linux) not found: each host needs a hostname of its own")
+        }
         let pid = getpid()
         // A /24 per host, 10.231.N.0, N picked from this process id so two test runs differ.
         let base = Int(pid % 80) * 3 + 1
