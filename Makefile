@@ -28,7 +28,8 @@ run: build
 		$(BIN) run --config crescent.toml
 
 # The whole suite on SQLite, then the store and integration tests on a throw-away PostgreSQL
-# cluster (installed with apt-get when missing; skipped, with the reason, when it cannot be).
+# cluster (installed with apt-get when missing; skipped, with the reason, when it cannot be),
+# then the multi-host tests (network namespaces, iproute2; about 2 minutes).
 test: build
 	SWIFT="$(SWIFT)" scripts/test.sh
 

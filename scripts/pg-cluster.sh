@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL cluster for Crescent's tests and benchmarks.
 #
-#   scripts/pg-cluster.sh start DIR PORT   initdb in DIR (owned by the `postgres` user), start it on
-#                                          127.0.0.1:PORT, create the test database; prints the URL
+#   scripts/pg-cluster.sh start DIR PORT [ADDRS [NET]]
+#                                          initdb in DIR (owned by the `postgres` user), start it on
+#                                          127.0.0.1:PORT, create the test database; prints the URL.
+#                                          ADDRS: more addresses to listen on (comma-separated), NET:
+#                                          a client network (CIDR) allowed in with the password
 #   scripts/pg-cluster.sh stop DIR         stop it and remove DIR
 #   scripts/pg-cluster.sh down DIR         stop the server (fast shutdown), keep DIR
 #   scripts/pg-cluster.sh up DIR           start the server in DIR again, on the same port
 #
 # Run as root, the server runs as the `postgres` user; run as anyone else, as that user.
 #
-# The server listens on loopback only. Password authentication (scram-sha-256) is on for TCP, so
+# The server listens on loopback only (and on ADDRS when given: the multi-host tests' veth
+# ends). Password authentication (scram-sha-256) is on for TCP, so
 # the tests can check a wrong password; the superuser `postgres` has the password `crescent-test`.
 set -euo pipefail
 cmd=${1:?usage: pg-cluster.sh start DIR PORT | stop DIR | down DIR | up DIR}
@@ -25,7 +29,7 @@ as_postgres() {
 # output goes to files: the server it starts must not hold the caller's pipes open.
 serve() {
     if ! as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -c port=$1 -c unix_socket_directories=$dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" \
+        -o "-c listen_addresses=$(cat "$dir/listen") -c port=$1 -c unix_socket_directories=$dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" \
         </dev/null >"$dir/pg_ctl.out" 2>&1; then
         cat "$dir/pg_ctl.out" >&2; tail -20 "$dir/server.log" >&2; exit 1
     fi
@@ -43,6 +47,10 @@ start)
         || { cat "$dir/initdb.log" >&2; rm -f "$pwfile"; exit 1; }
     rm -f "$pwfile"
     echo "$port" > "$dir/port"
+    echo "127.0.0.1${4:+,$4}" > "$dir/listen"
+    if [ -n "${5:-}" ]; then
+        echo "host all all $5 scram-sha-256" >> "$dir/data/pg_hba.conf"
+    fi
     serve "$port"
     as_postgres "$bin/psql" -h "$dir" -p "$port" -U postgres -qc "CREATE DATABASE crescent_test" >/dev/null
     echo "postgres://postgres:crescent-test@127.0.0.1:$port/crescent_test"

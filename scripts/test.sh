@@ -3,7 +3,9 @@
 #   1. the whole suite on SQLite;
 #   2. the store suite and the integration tests again on a throw-away PostgreSQL cluster
 #      (scripts/pg-cluster.sh, in a temporary folder on a free loopback port), stopped at the
-#      end whatever happens.
+#      end whatever happens;
+#   3. the multi-host tests (MultiHostTests: three network namespaces and a PostgreSQL server of
+#      their own), once, on their own (they need the machine's CPU for their timings to hold).
 # When PostgreSQL cannot be installed or started, says why and runs the SQLite pass only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,22 @@ if ! have_postgres; then
         postgres_missing="PostgreSQL is not installed and this user cannot install it (run as root, or apt-get install postgresql)"
     fi
     have_postgres || postgres_missing=${postgres_missing:-"postgresql installed, but no initdb found under /usr/lib/postgresql"}
+fi
+
+# Debian tools some tests drive, as COMMAND:PACKAGE, installed when missing; a test whose tool
+# is still missing says why it is skipped.
+test_tools="ip:iproute2 luacheck:lua-check"
+missing_packages=""
+for pair in $test_tools; do
+    command -v "${pair%%:*}" >/dev/null || missing_packages="$missing_packages ${pair#*:}"
+done
+if [ -n "$missing_packages" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test: installing$missing_packages"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_packages >>/tmp/crescent-apt.log 2>&1 \
+        || { apt-get update -q >>/tmp/crescent-apt.log 2>&1 \
+             && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_packages >>/tmp/crescent-apt.log 2>&1; } \
+        || echo "test: apt-get install$missing_packages failed: $(tail -1 /tmp/crescent-apt.log)"
 fi
 
 cluster=""
@@ -49,30 +67,22 @@ if [ -z "$postgres_missing" ]; then
     fi
 fi
 
-# Debian tools that some tests drive, as package:command pairs; installed when missing (each
-# such test prints why it skips when its tool still cannot be had).
-test_tools="lua-check:luacheck"
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    for pair in $test_tools; do
-        pkg=${pair%%:*}
-        command -v "${pair#*:}" >/dev/null && continue
-        echo "test: installing $pkg"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >>/tmp/crescent-apt.log 2>&1 \
-            || { apt-get update -q >>/tmp/crescent-apt.log 2>&1 \
-                 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >>/tmp/crescent-apt.log 2>&1; } \
-            || echo "test: apt-get install $pkg failed; its tests will say they skip"
-    done
-fi
-
 status=0
 echo "== tests on SQLite"
-$SWIFT test || status=1
+$SWIFT test --skip MultiHostTests || status=1
 
 if [ -n "$url" ]; then
     echo "== store and integration tests on PostgreSQL ($url)"
     CRESCENT_TEST_STORE=postgres CRESCENT_TEST_POSTGRES_URL="$url" \
-        $SWIFT test --skip-build --filter 'CrescentStoreTests|IntegrationTests' || status=1
+        $SWIFT test --skip-build --filter 'CrescentStoreTests|IntegrationTests' --skip MultiHostTests || status=1
 else
     echo "== tests on PostgreSQL skipped: $postgres_missing"
+fi
+
+if have_postgres; then
+    echo "== multi-host tests (network namespaces, a PostgreSQL server of their own)"
+    $SWIFT test --skip-build --filter MultiHostTests || status=1
+else
+    echo "== multi-host tests skipped: ${postgres_missing:-PostgreSQL is not installed}"
 fi
 exit $status

@@ -211,12 +211,14 @@ enum DashboardTemplates {
         <h1>Processes</h1>
         <p class="muted">The <code>crescent run</code> processes on this database, with the jobs running in each at its last heartbeat.</p>
         <p>Store: <code>{{store}}</code></p>
+        {{#skew}}<p class="error-box">These processes loaded {{skew}} different versions of the task files (a rollout in progress?): a job runs with the definition of the process that claims it.</p>{{/skew}}
         {{#hasProcesses}}
         <table>
-        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th></tr></thead>
+        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Tasks version</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th></tr></thead>
         <tbody>
         {{#processes}}<tr>
         <td><code class="small">{{id}}</code></td><td>{{host}}</td><td class="num">{{pid}}</td><td>{{queues}}</td>
+        <td><code class="small">{{tasksVersion}}</code></td>
         <td><span title="{{startedAtFull}}">{{startedAt}}</span></td>
         <td><span title="{{heartbeatAtFull}}">{{heartbeatAt}}</span>{{#stale}} <span class="badge s-dead">stale</span>{{/stale}}</td>
         <td class="num"><strong>{{busy}}</strong></td>

@@ -374,9 +374,12 @@ extension HTTPServer {
                 "startedAt": Dashboard.relative(p.startedAt, now: now), "startedAtFull": Dashboard.clock(p.startedAt),
                 "heartbeatAt": Dashboard.relative(p.heartbeatAt, now: now), "heartbeatAtFull": Dashboard.clock(p.heartbeatAt),
                 "stale": now.timeIntervalSince(p.heartbeatAt) > lease, "busy": p.busy,
+                "tasksVersion": p.tasksVersion.isEmpty ? "-" : p.tasksVersion,
             ]
         }
-        let context: [String: Any] = ["processes": rows, "hasProcesses": !rows.isEmpty, "store": store.storeDescription]
+        let versions = Set(processes.map(\.tasksVersion)).count
+        var context: [String: Any] = ["processes": rows, "hasProcesses": !rows.isEmpty, "store": store.storeDescription]
+        if versions > 1 { context["skew"] = versions }
         return try await render("processes", title: "Processes", active: "/processes", request: request, context: context)
     }
 }

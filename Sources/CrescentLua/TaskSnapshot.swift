@@ -121,3 +121,27 @@ public struct TaskSnapshot: Sendable {
         return tasksDir.path.hasSuffix("/") ? tasksDir.path : tasksDir.path + "/"
     }
 }
+
+extension TaskSnapshot {
+    /// The tasks version: 12 hex digits of a 64-bit FNV-1a digest over every task file's and
+    /// library module's path and source, in path order. Equal task directories give equal
+    /// versions on every host; a changed, added or removed file changes it.
+    public var contentDigest: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ text: String) {
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01b3
+            }
+            hash ^= 0xff  // a separator no UTF-8 text holds
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        for file in files { mix(file.relativePath); mix(file.source) }
+        for name in modules.keys.sorted() {
+            guard let module = modules[name] else { continue }
+            mix("module:" + module.relativePath); mix(module.source)
+        }
+        let hex = String(hash, radix: 16)
+        return String((String(repeating: "0", count: max(0, 16 - hex.count)) + hex).prefix(12))
+    }
+}

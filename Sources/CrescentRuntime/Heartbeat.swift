@@ -49,6 +49,8 @@ public final class Heartbeat: @unchecked Sendable {
     private var requestsOutage = StoreOutage("reading cancel and stop requests")
     private var rescueOutage = StoreOutage("rescue")
     private var startedAt = Date()
+    /// The tasks version last written to this process's row (heartbeat thread only).
+    private var writtenTasksVersion = ""
 
     public init(store: JobStore, registry: TaskRegistry, process: WorkerProcess, settings: Settings, logger: Logger,
                 databasePath: String?, busy: @escaping @Sendable () -> Int, running: @escaping @Sendable () -> [Int64: Int],
@@ -71,6 +73,7 @@ public final class Heartbeat: @unchecked Sendable {
         startedAt = Date()
         identity = databasePath.flatMap(Self.fileIdentity)
         try store.processRegister(process)
+        writtenTasksVersion = process.tasksVersion
         lock.withLock { watch.renewed(at: Monotonic.now()) }
         let t = Thread { [self] in loop(); done.signal() }
         t.name = "crescent-heartbeat"
@@ -151,12 +154,24 @@ public final class Heartbeat: @unchecked Sendable {
                 var again = process
                 again.heartbeatAt = Date()
                 again.busy = busy()
+                again.tasksVersion = registry.current.tasksVersion
                 try store.processRegister(again)
+                writtenTasksVersion = again.tasksVersion
                 let owned = try store.jobsOwned(worker: process.id)
                 let lost = running().filter { owned[$0.key] != $0.value }.map(\.key).sorted()
                 logger.warning("this process lost its lease; registered again; aborting the attempts another process took over",
                                metadata: ["count": "\(lost.count)", "job.ids": "\(lost.map(String.init).joined(separator: ","))"])
                 if !lost.isEmpty { cancel(lost) }
+            }
+            let loaded = registry.current.tasksVersion
+            if loaded != writtenTasksVersion {
+                // The task files were reloaded: the row shows the version now running.
+                var changed = process
+                changed.heartbeatAt = Date()
+                changed.busy = busy()
+                changed.tasksVersion = loaded
+                try store.processRegister(changed)
+                writtenTasksVersion = loaded
             }
             let now = Monotonic.now()
             let recovered = lock.withLock {

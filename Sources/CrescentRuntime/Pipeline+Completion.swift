@@ -33,7 +33,10 @@ extension Pipeline {
             "duration_ms": .stringConvertible(Int(completion.finishedAt.timeIntervalSince(item.startedAt) * 1000)),
         ]
         if !applied {
-            logger.warning("job outcome rejected: the job is no longer this attempt of this process", metadata: meta)
+            // Fenced out (another process rescued the job): nothing of the attempt was written.
+            meta["dropped_pushes"] = .stringConvertible(completion.pushes.count)
+            meta["dropped_store_writes"] = .stringConvertible(completion.storeWrites.count)
+            logger.warning("job outcome rejected: the job is no longer this attempt of this process; its pushes and store writes were dropped", metadata: meta)
             return
         }
         switch completion.outcome {

@@ -38,11 +38,17 @@ public enum Reports {
         .object(["file": .string(e.file), "line": e.line.map { .int(Int64($0)) } ?? .null, "error": .string(e.message)])
     }
 
-    /// `{"version", "loaded_at", "tasks": [...], "errors": [...]}`
+    /// `{"version", "tasks_version", "loaded_at", "runners": [...], "tasks": [...], "errors": [...]}`;
+    /// `runners` names each registered `run` process with the tasks version it loaded.
     public static func tasks(_ registry: TaskRegistry, store: JobStore) -> JSONValue {
         let snap = registry.current
+        let runners = ((try? store.processList()) ?? []).map { p -> JSONValue in
+            .object(["id": .string(p.id), "host": .string(p.host), "tasks_version": .string(p.tasksVersion)])
+        }
         return .object([
             "version": .int(Int64(snap.version)),
+            "tasks_version": .string(snap.tasksVersion),
+            "runners": .array(runners),
             "loaded_at": .string(TimeText.format(snap.loadedAt)),
             "tasks": .array(snap.sortedTasks.map { taskJSON($0, store: store) }),
             "errors": .array(snap.errors.map(loadErrorJSON)),
@@ -56,13 +62,14 @@ public enum Reports {
         for c in try store.jobCounts() {
             queues[c.queue, default: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })][c.state.rawValue] = .int(Int64(c.count))
         }
-        let processes = try store.processList().map { p -> JSONValue in
+        let registered = try store.processList()
+        let processes = registered.map { p -> JSONValue in
             let age = max(0, now.timeIntervalSince(p.heartbeatAt))
             return .object([
                 "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
                 "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
                 "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
-                "heartbeat_age_s": .double((age * 1000).rounded() / 1000),
+                "heartbeat_age_s": .double((age * 1000).rounded() / 1000), "tasks_version": .string(p.tasksVersion),
                 "lost": .bool(lease.map { age > $0 } ?? false),
             ])
         }
@@ -81,6 +88,7 @@ public enum Reports {
             "store": .string(store.storeDescription),
             "queues": .object(queues.mapValues { .object($0) }),
             "processes": .array(processes),
+            "tasks_versions": .array(Set(registered.map(\.tasksVersion)).sorted().map(JSONValue.string)),
             "next_fires": .array(Array(fires)),
             "finished": .object(["last_minute": try window(60), "last_hour": try window(3600)]),
             "oldest_queued_age_s": oldest.map { .double((now.timeIntervalSince($0) * 1000).rounded() / 1000) } ?? .null,

@@ -20,7 +20,7 @@ extension Config {
         snapshot.stalled = set.stalled
         let registry = TaskRegistry()
         if let store { registry.install(definitions: TaskRegistry.persisted(in: store), errors: [], version: 0) }
-        registry.install(definitions: set.definitions, errors: set.errors, version: version)
+        registry.install(definitions: set.definitions, errors: set.errors, version: version, tasksVersion: snapshot.contentDigest)
         return (snapshot, registry)
     }
 }
@@ -99,7 +99,8 @@ public final class Runner: @unchecked Sendable {
                 logger.warning("directory symlink under the tasks directory not followed", metadata: ["path": "\(link)"])
             }
             let set = TaskLoader.load(snapshot, config: luaConfig)
-            let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version)
+            let installed = registry.install(definitions: set.definitions, errors: set.errors, version: snapshot.version,
+                                             tasksVersion: snapshot.contentDigest)
             // Files whose load got stuck in a C call are not run again in the workers' VMs.
             var checked = snapshot
             checked.stalled = set.stalled
@@ -111,7 +112,7 @@ public final class Runner: @unchecked Sendable {
                 ])
             }
             logger.info("tasks loaded", metadata: [
-                "version": "\(snapshot.version)", "tasks": "\(installed.tasks.count)", "errors": "\(installed.errors.count)", "dir": "\(tasksDir)",
+                "version": "\(snapshot.version)", "tasks_version": "\(installed.tasksVersion)", "tasks": "\(installed.tasks.count)", "errors": "\(installed.errors.count)", "dir": "\(tasksDir)",
             ])
         }
         let snapshot = TaskSnapshot.read(tasksDir: config.tasksDir, displayRoot: config.baseDir, version: 1)
@@ -127,7 +128,8 @@ public final class Runner: @unchecked Sendable {
         let pid = getpid()
         let processID = "\(hostName):\(pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let now = Date()
-        let process = WorkerProcess(id: processID, host: hostName, pid: pid, queues: queues.map(\.name), startedAt: now, heartbeatAt: now)
+        let process = WorkerProcess(id: processID, host: hostName, pid: pid, queues: queues.map(\.name), startedAt: now, heartbeatAt: now,
+                                    tasksVersion: registry.current.tasksVersion)
         let progress = ProgressWriter(store: store, worker: processID, logger: logger)
         host.progressWriter = progress
 

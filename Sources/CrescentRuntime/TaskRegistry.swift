@@ -13,6 +13,8 @@ public final class TaskRegistry: @unchecked Sendable {
         /// Files that failed to load in the latest version, with their errors.
         public var errors: [TaskLoadError]
         public var loadedAt: Date
+        /// The digest of the task files loaded (`TaskSnapshot.contentDigest`; `""` before a load).
+        public var tasksVersion: String = ""
 
         public var sortedTasks: [TaskDefinition] { tasks.values.sorted { $0.name < $1.name } }
     }
@@ -41,7 +43,7 @@ public final class TaskRegistry: @unchecked Sendable {
     /// Installs a new load. Tasks from files that now fail keep their previous definition;
     /// tasks whose files are gone are dropped. Returns the new snapshot.
     @discardableResult
-    public func install(definitions: [TaskDefinition], errors: [TaskLoadError], version: Int) -> Snapshot {
+    public func install(definitions: [TaskDefinition], errors: [TaskLoadError], version: Int, tasksVersion: String = "") -> Snapshot {
         lock.lock()
         defer { lock.unlock() }
         let failedFiles = Set(errors.map(\.file))
@@ -50,7 +52,7 @@ public final class TaskRegistry: @unchecked Sendable {
         for old in snapshot.tasks.values where failedFiles.contains(old.file) && tasks[old.name] == nil {
             tasks[old.name] = old
         }
-        snapshot = Snapshot(version: version, tasks: tasks, errors: errors, loadedAt: Date())
+        snapshot = Snapshot(version: version, tasks: tasks, errors: errors, loadedAt: Date(), tasksVersion: tasksVersion)
         return snapshot
     }
 }

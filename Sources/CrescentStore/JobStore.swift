@@ -137,9 +137,13 @@ public struct WorkerProcess: Sendable, Equatable {
     public var heartbeatAt: Date
     /// Jobs running in it at its last heartbeat.
     public var busy: Int
-    public init(id: String, host: String, pid: Int32, queues: [String], startedAt: Date, heartbeatAt: Date, busy: Int = 0) {
+    /// A digest of the task files it loaded last (`""` when unknown): runners of one
+    /// deployment show the same value, a host still on other task files another.
+    public var tasksVersion: String
+    public init(id: String, host: String, pid: Int32, queues: [String], startedAt: Date, heartbeatAt: Date, busy: Int = 0,
+                tasksVersion: String = "") {
         self.id = id; self.host = host; self.pid = pid; self.queues = queues
-        self.startedAt = startedAt; self.heartbeatAt = heartbeatAt; self.busy = busy
+        self.startedAt = startedAt; self.heartbeatAt = heartbeatAt; self.busy = busy; self.tasksVersion = tasksVersion
     }
 }
 

@@ -66,13 +66,14 @@ extension SQLiteJobStore {
     public func processRegister(_ process: WorkerProcess) throws {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO processes (id, host, pid, queues, started_at, heartbeat_at, busy)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO processes (id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
-                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy
+                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy,
+                    tasks_version = excluded.tasks_version
                 """, arguments: [process.id, process.host, process.pid,
                                  JSONValue.array(process.queues.map(JSONValue.string)).encoded(),
-                                 process.startedAt.epoch, process.heartbeatAt.epoch, process.busy])
+                                 process.startedAt.epoch, process.heartbeatAt.epoch, process.busy, process.tasksVersion])
         }
     }
 
@@ -98,7 +99,7 @@ extension SQLiteJobStore {
     public func processList() throws -> [WorkerProcess] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, host, pid, queues, started_at, heartbeat_at, busy FROM processes ORDER BY started_at, id
+                SELECT id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version FROM processes ORDER BY started_at, id
                 """).map { row in
                 let queuesText: String = row[3]
                 var queues: [String] = []
@@ -107,7 +108,7 @@ extension SQLiteJobStore {
                 }
                 return WorkerProcess(id: row[0], host: row[1], pid: row[2], queues: queues,
                                      startedAt: dateFrom(row[4] as Double), heartbeatAt: dateFrom(row[5] as Double),
-                                     busy: row[6])
+                                     busy: row[6], tasksVersion: row[7])
             }
         }
     }

@@ -16,9 +16,12 @@ extension SQLiteJobStore {
             try db.execute(sql: schemaV3)
             try db.execute(sql: backfillRunSeconds, arguments: [Date().epoch - 3600])
         }
-        // Job progress (`job:progress`): a step of its own, after the numbered ones.
+        // Named steps after the numbered ones.
         m.registerMigration("job-progress") { db in
             try db.execute(sql: schemaJobProgress)
+        }
+        m.registerMigration("tasks-version") { db in
+            try db.execute(sql: schemaTasksVersion)
         }
         return m
     }
@@ -41,6 +44,10 @@ extension SQLiteJobStore {
 
     /// Job progress: the last `job:progress` of a job, as `JobProgress.stored()` JSON text.
     static let schemaJobProgress = "ALTER TABLE jobs ADD COLUMN progress TEXT;"
+
+    /// Each process's tasks version (a digest of the task files it loaded), so that `status`,
+    /// `tasks` and the processes page show hosts running different task files.
+    static let schemaTasksVersion = "ALTER TABLE processes ADD COLUMN tasks_version TEXT NOT NULL DEFAULT ''"
 
     /// Version 3: costs that follow the work, not the table.
     ///

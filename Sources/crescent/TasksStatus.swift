@@ -30,12 +30,27 @@ struct TasksCommand: CrescentCommand {
             return [s(t["name"]), s(t["queue"]), s(t["schedule"]) + (s(t["timezone"]) == "UTC" || t["schedule"] == .null ? "" : " (\(s(t["timezone"])))"),
                     s(t["next_fire"]), s(t["unique"]), s(t["ttl"]), "\(s(r?["attempts"]))x \(s(r?["backoff"])) \(s(r?["delay"]))", s(t["file"])]
         })
+        Output.line("")
+        var runners: [JSONValue] = []
+        if case .array(let a)? = doc["runners"] { runners = a }
+        Output.line("tasks version: \(registry.current.tasksVersion)" + Self.runnersLine(runners))
         let errors = registry.current.errors
         if !errors.isEmpty {
             Output.line("")
             Output.line("failed to load (\(errors.count)):")
             for e in errors { Output.line("  " + e.description) }
         }
+    }
+}
+
+extension TasksCommand {
+    /// `; runners: host (version), …`, with a warning when they loaded different task files.
+    static func runnersLine(_ runners: [JSONValue]) -> String {
+        guard !runners.isEmpty else { return "; no runner registered" }
+        let versions = Set(runners.compactMap { $0["tasks_version"]?.stringValue })
+        let each = runners.map { "\($0["host"]?.stringValue ?? "?") pid \($0["id"]?.stringValue?.split(separator: ":").dropFirst().first ?? "?") (\($0["tasks_version"]?.stringValue ?? "?"))" }
+        return "; runners: " + each.joined(separator: ", ")
+            + (versions.count > 1 ? "\nWARNING: runners loaded \(versions.count) different task versions (a rollout in progress?)" : "")
     }
 }
 
@@ -79,7 +94,10 @@ struct StatusCommand: CrescentCommand {
                 if case .array(let a)? = p["queues"] { queues = a.compactMap(\.stringValue).joined(separator: ",") }
                 let lost = p["lost"] == .bool(true)
                     ? "  LOST: no heartbeat for " + DurationText.format((p["heartbeat_age_s"]?.doubleValue ?? 0).rounded()) : ""
-                Output.line("  \(p["id"]?.stringValue ?? "")  host \(p["host"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost)
+                Output.line("  \(p["id"]?.stringValue ?? "")  host \(p["host"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  tasks \(p["tasks_version"]?.stringValue ?? "")  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost)
+            }
+            if case .array(let versions)? = doc["tasks_versions"], versions.count > 1 {
+                Output.line("  WARNING: processes run \(versions.count) different task versions (\(versions.compactMap(\.stringValue).joined(separator: ", ")))")
             }
         } else {
             Output.line("processes: none running")

@@ -147,11 +147,17 @@ struct OperationsTests {
             try store.processRegister(WorkerProcess(id: "alive", host: "h", pid: 1, queues: ["default", "mail"],
                                                     startedAt: start, heartbeatAt: start))
             try store.processRegister(WorkerProcess(id: "gone", host: "h", pid: 2, queues: ["default"],
-                                                    startedAt: start, heartbeatAt: start))
+                                                    startedAt: start, heartbeatAt: start, tasksVersion: "0123456789ab"))
             let list = try store.processList()
             #expect(list.map(\.id) == ["alive", "gone"])
             #expect(list[0].queues == ["default", "mail"])
             #expect(list[0].pid == 1)
+            #expect(list.map(\.tasksVersion) == ["", "0123456789ab"], "each process's tasks version, as registered")
+            // Registering again (a reload) replaces it.
+            var reloaded = list[1]
+            reloaded.tasksVersion = "ba9876543210"
+            try store.processRegister(reloaded)
+            #expect(try store.processList().map(\.tasksVersion) == ["", "ba9876543210"])
 
             let ids = try store.jobInsertMany((0..<4).map { _ in job(maxAttempts: 2) }).map(\.id)
             let byAlive = try store.claimAll(worker: "alive", limit: 1)

@@ -118,13 +118,14 @@ extension PostgresJobStore {
     public func processRegister(_ process: WorkerProcess) throws {
         try write { conn in
             _ = try conn.query("""
-                INSERT INTO \(s)processes (id, host, pid, queues, started_at, heartbeat_at, busy)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                INSERT INTO \(s)processes (id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
-                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy
+                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy,
+                    tasks_version = excluded.tasks_version
                 """, [process.id, process.host, process.pid,
                       JSONValue.array(process.queues.map(JSONValue.string)).encoded(),
-                      process.startedAt.epoch, process.heartbeatAt.epoch, process.busy])
+                      process.startedAt.epoch, process.heartbeatAt.epoch, process.busy, process.tasksVersion])
         }
     }
 
@@ -149,7 +150,7 @@ extension PostgresJobStore {
     public func processList() throws -> [WorkerProcess] {
         try read { conn in
             let r = try conn.query("""
-                SELECT id, host, pid, queues, started_at, heartbeat_at, busy FROM \(s)processes
+                SELECT id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version FROM \(s)processes
                 ORDER BY started_at, id COLLATE "C"
                 """)
             return (0..<r.count).map { i in
@@ -159,7 +160,7 @@ extension PostgresJobStore {
                 }
                 return WorkerProcess(id: r.string(i, 0), host: r.string(i, 1), pid: Int32(clamping: r.int64(i, 2)),
                                      queues: queues, startedAt: dateFrom(r.double(i, 4)),
-                                     heartbeatAt: dateFrom(r.double(i, 5)), busy: r.int(i, 6))
+                                     heartbeatAt: dateFrom(r.double(i, 5)), busy: r.int(i, 6), tasksVersion: r.string(i, 7))
             }
         }
     }

@@ -5,7 +5,7 @@ extension PostgresJobStore {
     /// The migrations, in order; version n is `migrations[n - 1]`. Add new ones at the end and
     /// never edit one that has shipped. `%S` stands for the quoted schema name, `%N` for the
     /// bare one (inside string literals).
-    static let migrations: [String] = [schemaV1, schemaJobProgress, schemaEnqueueFunction]
+    static let migrations: [String] = [schemaV1, schemaJobProgress, schemaTasksVersion, schemaEnqueueFunction]
 
     /// Creates the schema if needed and applies the migrations it lacks, in one transaction
     /// holding an advisory lock on the schema's name: a second process starting at the same
@@ -51,6 +51,12 @@ extension PostgresJobStore {
 
     /// Job progress (`job:progress`): the last one of a job, as `JobProgress.stored()` JSON text.
     static let schemaJobProgress = "ALTER TABLE %S.jobs ADD COLUMN progress text;"
+
+    /// Each process's tasks version (a digest of the task files it loaded), so that `status`,
+    /// `tasks` and the processes page show hosts running different task files.
+    static let schemaTasksVersion = """
+        ALTER TABLE %S.processes ADD COLUMN tasks_version text NOT NULL DEFAULT '';
+        """
 
     /// Version 1: SQLite's version 3 layout, in PostgreSQL's terms.
     ///
