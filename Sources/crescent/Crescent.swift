@@ -12,7 +12,7 @@ struct Crescent: ParsableCommand {
         subcommands: [
             RunCommand.self, EnqueueCommand.self, JobsCommand.self, JobCommand.self, RetryCommand.self,
             CancelCommand.self, TasksCommand.self, StatusCommand.self, CheckCommand.self, NextCommand.self,
-            ExecCommand.self, StopCommand.self, BenchCommand.self,
+            ExecCommand.self, StopCommand.self, BenchCommand.self, CopyCommand.self,
             InitCommand.self, TypesCommand.self,
         ]
     )
