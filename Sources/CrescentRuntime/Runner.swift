@@ -184,6 +184,7 @@ public final class Runner: @unchecked Sendable {
                 throw (error as? CrescentError) ?? .failed("\(error)")
             }
         }
+        CrescentMetrics.workerCapacity(queues.reduce(0) { $0 + $1.concurrency })
         logger.info("crescent running", metadata: [
             "process": "\(processID)", "threads": "\(config.threads)", "queues": "\(queues.map(\.name).joined(separator: ","))",
             "store": "\(store.storeDescription)",
