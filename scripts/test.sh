@@ -29,20 +29,23 @@ if ! have_postgres; then
     have_postgres || postgres_missing=${postgres_missing:-"postgresql installed, but no initdb found under /usr/lib/postgresql"}
 fi
 
-# Debian tools some tests drive, as COMMAND:PACKAGE, installed when missing; a test whose tool
-# is still missing says why it is skipped.
-test_tools="ip:iproute2 luacheck:lua-check"
+# Debian tools some tests drive (each test says why it is skipped when its tool is missing):
+# command → package. Installed only when missing, and only when this user can.
+tool_packages="ip:iproute2 luacheck:lua-check promtool:prometheus supervisord:supervisor systemd-analyze:systemd"
 missing_packages=""
-for pair in $test_tools; do
-    command -v "${pair%%:*}" >/dev/null || missing_packages="$missing_packages ${pair#*:}"
+for entry in $tool_packages; do
+    command -v "${entry%%:*}" >/dev/null || missing_packages="$missing_packages ${entry##*:}"
 done
-if [ -n "$missing_packages" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "test: installing$missing_packages"
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_packages >>/tmp/crescent-apt.log 2>&1 \
-        || { apt-get update -q >>/tmp/crescent-apt.log 2>&1 \
-             && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_packages >>/tmp/crescent-apt.log 2>&1; } \
-        || echo "test: apt-get install$missing_packages failed: $(tail -1 /tmp/crescent-apt.log)"
+if [ -n "$missing_packages" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "test: installing$missing_packages"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing_packages >/tmp/crescent-apt-tools.log 2>&1 \
+            || { apt-get update -q >>/tmp/crescent-apt-tools.log 2>&1 \
+                 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing_packages >>/tmp/crescent-apt-tools.log 2>&1; } \
+            || echo "test: could not install$missing_packages (see /tmp/crescent-apt-tools.log); their tests say they are skipped"
+    else
+        echo "test: not installed:$missing_packages (run as root, or apt-get install them); their tests say they are skipped"
+    fi
 fi
 
 cluster=""

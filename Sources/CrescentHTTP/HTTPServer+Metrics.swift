@@ -33,6 +33,8 @@ extension HTTPServer {
             MetricsSystem.bootstrap(factory)
             stored = registry
             CrescentMetrics.busyWorkers(0)
+            registry.makeGauge(name: "crescent_build_info", labels: [("version", CrescentVersion.current)],
+                               help: "Always 1; the version label names this binary's version.").set(Double(1))
             return registry
         }
     }
@@ -40,9 +42,15 @@ extension HTTPServer {
     func addOpsRoutes(to router: Router<BasicRequestContext>) {
         router.get("/metrics") { _, _ in
             let store = self.store
-            let counts = try await self.readIO { try store.jobCounts() }
-            self.jobGauges.update(counts, declared: self.config.queues.map(\.name), registry: self.metrics)
-            return Response.text(self.metrics.emitToString(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            let now = Date()
+            let (counts, oldest, processes) = try await self.readIO {
+                (try store.jobCounts(), try store.oldestDuePerQueue(now: now), try store.processList())
+            }
+            let queues = self.jobGauges.update(counts, declared: self.config.queues.map(\.name), registry: self.metrics)
+            self.jobGauges.updateLatency(oldest, queues: queues, now: now, registry: self.metrics)
+            self.jobGauges.updateProcesses(processes, lease: self.config.lease, now: now, registry: self.metrics)
+            return Response.text(MetricsText.withHelp(self.metrics.emitToString()),
+                                 contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 
         router.get("/healthz") { _, _ in
@@ -66,7 +74,18 @@ final class JobGauges: Sendable {
     }
     private let seenQueues = LockedBox<Set<String>>([])
 
-    func update(_ counts: [QueueStateCount], declared: [String], registry: PrometheusCollectorRegistry) {
+    static var latencyDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "crescent", metricName: "queue_latency", unitName: "seconds",
+                             helpText: "Age of the oldest due job per queue (0 when none waits), read at scrape time.")
+    }
+    static var processesDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "crescent", metricName: "processes", unitName: "",
+                             helpText: "Runner processes registered in the database: alive, or lost (no heartbeat within the lease).")
+    }
+
+    /// Sets `crescent_jobs`; returns every queue known so far (declared, or seen with jobs).
+    @discardableResult
+    func update(_ counts: [QueueStateCount], declared: [String], registry: PrometheusCollectorRegistry) -> Set<String> {
         var byQueue: [String: [JobState: Int]] = [:]
         for q in declared { byQueue[q] = [:] }
         for c in counts { byQueue[c.queue, default: [:]][c.state, default: 0] += c.count }
@@ -80,5 +99,41 @@ final class JobGauges: Sendable {
                     .set(Double(byQueue[queue]?[state] ?? 0))
             }
         }
+        return queues
+    }
+
+    /// `crescent_queue_latency_seconds{queue}`: now − the earliest `run_at` of a due job.
+    func updateLatency(_ oldest: [String: Date], queues: Set<String>, now: Date, registry: PrometheusCollectorRegistry) {
+        for queue in queues.union(oldest.keys) {
+            let age = oldest[queue].map { max(0, now.timeIntervalSince($0)) } ?? 0
+            registry.makeGauge(descriptor: Self.latencyDescriptor, labels: [("queue", queue)]).set(age)
+        }
+    }
+
+    /// `crescent_processes{state}`: `alive` and `lost` (heartbeat older than `lease`), both always present.
+    func updateProcesses(_ processes: [WorkerProcess], lease: Double, now: Date, registry: PrometheusCollectorRegistry) {
+        let lost = processes.filter { now.timeIntervalSince($0.heartbeatAt) > lease }.count
+        registry.makeGauge(descriptor: Self.processesDescriptor, labels: [("state", "alive")]).set(Double(processes.count - lost))
+        registry.makeGauge(descriptor: Self.processesDescriptor, labels: [("state", "lost")]).set(Double(lost))
+    }
+}
+
+/// The exposition text with a `# HELP` line before every `# TYPE` line that lacks one (the
+/// swift-metrics families carry none): `promtool check metrics` asks for both.
+enum MetricsText {
+    static func withHelp(_ text: String, help: [String: String] = CrescentMetrics.help) -> String {
+        var out: [Substring] = []
+        var lastHelp: Substring?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE ") {
+                let name = line.dropFirst(7).split(separator: " ").first ?? ""
+                if lastHelp != name {
+                    out.append(Substring("# HELP \(name) " + (help[String(name)] ?? "Crescent metric \(name).")))
+                }
+            }
+            lastHelp = line.hasPrefix("# HELP ") ? line.dropFirst(7).split(separator: " ").first : nil
+            out.append(line)
+        }
+        return out.joined(separator: "\n")
     }
 }

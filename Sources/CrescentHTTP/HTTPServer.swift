@@ -99,11 +99,15 @@ public final class HTTPServer: Sendable {
     ) -> some ApplicationProtocol {
         let address = listenAddress
         let bindPort = port ?? address.port
+        // Hummingbird's own lines go through our log handler; its info line about starting
+        // repeats ours (`start()` logs the URL), so it logs from notice up.
+        var serverLogger = logger
+        if serverLogger.logLevel < .notice { serverLogger.logLevel = .notice }
         return Application(
             router: buildRouter(),
             configuration: ApplicationConfiguration(address: .hostname(host ?? address.host, port: bindPort), serverName: "crescent"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? bindPort) },
-            logger: logger
+            logger: serverLogger
         )
     }
 
@@ -129,7 +133,8 @@ public final class HTTPServer: Sendable {
             switch event {
             case .success(let bound):
                 running.value = Running(group: group, task: task, port: bound)
-                logger.info("http server listening", metadata: ["address": "\(host):\(bound)"])
+                let shown = host.contains(":") ? "[\(host)]" : host
+                logger.info("listening: dashboard at http://\(shown):\(bound)/", metadata: ["address": "\(host):\(bound)"])
                 return
             case .failure(let error):
                 throw CrescentError.failed("cannot listen on \(host):\(port): \(error)")

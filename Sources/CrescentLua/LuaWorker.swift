@@ -256,9 +256,9 @@ public final class LuaWorker: @unchecked Sendable {
             fresh.waiter = self
             if let snapshot = lastSnapshot { _ = fresh.install(snapshot) }
             vm = fresh
-            logger.warning("Lua VM rebuilt after running out of memory", metadata: ["worker": "\(index)"])
+            logger.warning("Lua VM rebuilt after running out of memory", metadata: ["worker": .stringConvertible(index)])
         } catch {
-            logger.error("cannot rebuild the Lua VM", metadata: ["worker": "\(index)", "error": "\(error)"])
+            logger.error("cannot rebuild the Lua VM", metadata: ["worker": .stringConvertible(index), "error": "\(error)"])
         }
     }
 

@@ -284,12 +284,10 @@ struct ConfigReader {
                     default: throw unknown(k, key, allowed: ["listen", "password"])
                     }
                 }
-                guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                guard let address = Config.listenAddress(listen) else {
                     throw fail("listen", section: key, "must be host:port, e.g. \"127.0.0.1:7420\", not \"\(listen)\"")
                 }
-                var host = String(listen[..<colon])
-                if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-                c.httpListen = (host.isEmpty ? "0.0.0.0" : host, port)
+                c.httpListen = address
             case "http_client":
                 let t = try table(v, key)
                 for k in t.keys {
@@ -401,7 +399,15 @@ extension Config {
         return nil
     }
 
-    static func isLoopback(_ host: String) -> Bool {
+    /// `host:port` (`[::1]:7420`; an empty host is every address), or nil when not one.
+    public static func listenAddress(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }

@@ -160,7 +160,7 @@ public final class Heartbeat: @unchecked Sendable {
                 let owned = try store.jobsOwned(worker: process.id)
                 let lost = running().filter { owned[$0.key] != $0.value }.map(\.key).sorted()
                 logger.warning("this process lost its lease; registered again; aborting the attempts another process took over",
-                               metadata: ["count": "\(lost.count)", "job.ids": "\(lost.map(String.init).joined(separator: ","))"])
+                               metadata: ["count": .stringConvertible(lost.count), "job.ids": "\(lost.map(String.init).joined(separator: ","))"])
                 if !lost.isEmpty { cancel(lost) }
             }
             let loaded = registry.current.tasksVersion
@@ -203,7 +203,7 @@ public final class Heartbeat: @unchecked Sendable {
             }
             if !rescued.isEmpty {
                 logger.warning("rescued jobs of a lost process", metadata: [
-                    "count": "\(rescued.count)", "job.ids": "\(rescued.map(String.init).joined(separator: ","))",
+                    "count": .stringConvertible(rescued.count), "job.ids": "\(rescued.map(String.init).joined(separator: ","))",
                     "processes": "\(stale.keys.sorted().joined(separator: ","))",
                 ])
             }

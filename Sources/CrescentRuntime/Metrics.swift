@@ -11,11 +11,26 @@ import Metrics
 /// | `crescent_job_duration_seconds` | histogram | `task`, `queue` |
 /// | `crescent_schedule_lag_seconds` | histogram | — |
 /// | `crescent_busy_workers` | gauge | — |
+/// | `crescent_worker_capacity` | gauge | — |
+///
+/// These are this process's own: counters of the attempts it finished since it started. The
+/// database gauges (`crescent_jobs`, `crescent_queue_latency_seconds`, `crescent_processes`) are
+/// read at scrape time by `CrescentHTTP`.
 public enum CrescentMetrics {
     public static let jobsFinishedName = "crescent_jobs_finished_total"
     public static let jobDurationName = "crescent_job_duration_seconds"
     public static let scheduleLagName = "crescent_schedule_lag_seconds"
     public static let busyWorkersName = "crescent_busy_workers"
+    public static let workerCapacityName = "crescent_worker_capacity"
+
+    /// `# HELP` text of the families above (swift-metrics has no place for it).
+    public static let help: [String: String] = [
+        jobsFinishedName: "Attempts this process finished since it started, by task, queue and outcome.",
+        jobDurationName: "How long the attempts this process finished ran, in seconds.",
+        scheduleLagName: "How late this process turned schedule occurrences into jobs, in seconds.",
+        busyWorkersName: "Jobs running in this process now.",
+        workerCapacityName: "Jobs this process can run at once: the concurrency of the queues it serves, summed.",
+    ]
 
     /// One attempt ended: `outcome` is a run outcome (`succeeded`, `failed`, `snoozed`,
     /// `discarded`, `aborted`, `released`, `conflict`); `seconds` is how long the attempt ran.
@@ -42,5 +57,10 @@ public enum CrescentMetrics {
     /// Jobs running in this process right now.
     public static func busyWorkers(_ n: Int) {
         Gauge(label: busyWorkersName).record(n)
+    }
+
+    /// Jobs this process can run at once (beside `busyWorkers`).
+    public static func workerCapacity(_ n: Int) {
+        Gauge(label: workerCapacityName).record(n)
     }
 }

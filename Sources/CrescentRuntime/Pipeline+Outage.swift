@@ -22,7 +22,7 @@ extension Pipeline {
                 return
             }
             logger.warning("handed back jobs whose claim committed although the store reported a failure", metadata: [
-                "count": "\(unknown.count)", "job.ids": "\(unknown.map(String.init).joined(separator: ","))",
+                "count": .stringConvertible(unknown.count), "job.ids": "\(unknown.map(String.init).joined(separator: ","))",
             ])
         }
         claimsUncertain = false

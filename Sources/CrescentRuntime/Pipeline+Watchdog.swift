@@ -73,7 +73,7 @@ extension Pipeline {
         cond.unlock()
         let now = Date()
         var completions: [JobCompletion] = []
-        var meta: Logger.Metadata = ["task": "\(stall.task)", "worker": "\(worker)"]
+        var meta: Logger.Metadata = ["task": "\(stall.task)", "worker": .stringConvertible(worker)]
         if let jobID = stall.jobID {
             meta["job.id"] = .stringConvertible(jobID)
             meta["attempt"] = .stringConvertible(stall.attempt)

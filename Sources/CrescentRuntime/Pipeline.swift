@@ -218,7 +218,7 @@ public final class Pipeline: @unchecked Sendable {
             }
             do {
                 _ = try store.jobCompleteMany(releases)
-                logger.info("released running jobs at shutdown", metadata: ["count": "\(leftovers.count)"])
+                logger.info("released running jobs at shutdown", metadata: ["count": .stringConvertible(leftovers.count)])
             } catch {
                 logger.error("could not release running jobs; their lease will expire", metadata: ["error": "\(error)"])
             }
@@ -370,7 +370,7 @@ public final class Pipeline: @unchecked Sendable {
                 ])
                 return (Array(repeating: false, count: completions.count), [])
             }
-            outage.failed(error, logger: logger, metadata: ["count": "\(completions.count)"])
+            outage.failed(error, logger: logger, metadata: ["count": .stringConvertible(completions.count)])
             Thread.sleep(forTimeInterval: delay)
             delay = min(delay * 2, 2)
             do {

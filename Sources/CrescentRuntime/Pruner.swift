@@ -102,7 +102,7 @@ public final class Pruner: @unchecked Sendable {
                 let rest = load() > 0 ? max(took * settings.busyRatio, 0.01) : settings.idlePause
                 guard pause(rest) else { stopped = true; break }
             }
-            if total > 0 { logger.info("pruned finished jobs", metadata: ["state": "\(state.rawValue)", "count": "\(total)"]) }
+            if total > 0 { logger.info("pruned finished jobs", metadata: ["state": "\(state.rawValue)", "count": .stringConvertible(total)]) }
             if failed || stopped { return }
         }
     }

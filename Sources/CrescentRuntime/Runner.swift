@@ -108,11 +108,11 @@ public final class Runner: @unchecked Sendable {
             persist(registry, store)
             for error in installed.errors {
                 logger.error("task file failed to load; an earlier good version of its task, if any, keeps running", metadata: [
-                    "file": "\(error.file)", "line": "\(error.line.map(String.init) ?? "")", "error": "\(error.message)",
+                    "file": "\(error.file)", "line": error.line.map { .stringConvertible($0) } ?? .string(""), "error": "\(error.message)",
                 ])
             }
             logger.info("tasks loaded", metadata: [
-                "version": "\(snapshot.version)", "tasks_version": "\(installed.tasksVersion)", "tasks": "\(installed.tasks.count)", "errors": "\(installed.errors.count)", "dir": "\(tasksDir)",
+                "version": .stringConvertible(snapshot.version), "tasks_version": "\(installed.tasksVersion)", "tasks": .stringConvertible(installed.tasks.count), "errors": .stringConvertible(installed.errors.count), "dir": "\(tasksDir)",
             ])
         }
         let snapshot = TaskSnapshot.read(tasksDir: config.tasksDir, displayRoot: config.baseDir, version: 1)
@@ -161,7 +161,7 @@ public final class Runner: @unchecked Sendable {
         } catch {
             throw .failed("cannot register this process in the database: \(error)")
         }
-        installSignalHandlers()
+        installSignalHandlers(onHangup: { watcher.reloadAll(reason: "SIGHUP") })
         progress.start()
         pipeline.start()
         pruner.start()
@@ -190,13 +190,14 @@ public final class Runner: @unchecked Sendable {
                 throw (error as? CrescentError) ?? .failed("\(error)")
             }
         }
+        CrescentMetrics.workerCapacity(queues.reduce(0) { $0 + $1.concurrency })
         logger.info("crescent running", metadata: [
-            "process": "\(processID)", "threads": "\(config.threads)", "queues": "\(queues.map(\.name).joined(separator: ","))",
+            "process": "\(processID)", "threads": .stringConvertible(config.threads), "queues": "\(queues.map(\.name).joined(separator: ","))",
             "store": "\(store.storeDescription)",
         ])
 
         stopSignal.wait()
-        logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": "\(config.shutdownTimeout)"])
+        logger.info("stopping: no new jobs; waiting for running ones", metadata: ["timeout_s": .stringConvertible(config.shutdownTimeout)])
         let timeout = options.limit != nil && pipeline.finishedRuns >= options.limit! ? 0 : config.shutdownTimeout
         // Whatever the store does (a full disk, a lock held elsewhere), the stop ends in time.
         // Cancelled once stopped: a process that goes on after its runner (`bench`) is not cut short.
@@ -209,7 +210,7 @@ public final class Runner: @unchecked Sendable {
         bound.cancel()
         // The last process on a SQLite database leaves no large WAL behind (a big transaction grew it).
         if let sqlite = store as? SQLiteJobStore, (try? sqlite.processList().isEmpty) == true { sqlite.truncateWAL() }
-        logger.info("stopped", metadata: ["runs": "\(pipeline.finishedRuns)"])
+        logger.info("stopped", metadata: ["runs": .stringConvertible(pipeline.finishedRuns)])
         return 0
     }
 
@@ -219,8 +220,14 @@ public final class Runner: @unchecked Sendable {
         }
     }
 
-    /// First SIGINT/SIGTERM: graceful stop. Second: exit at once.
-    private func installSignalHandlers() {
+    /// First SIGINT/SIGTERM: graceful stop. Second: exit at once. SIGHUP: `onHangup`
+    /// (re-read the tasks directory), the process goes on.
+    private func installSignalHandlers(onHangup: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { onHangup() }
+        hangup.resume()
+        signalSources.append(hangup)
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())

@@ -115,7 +115,7 @@ public final class Scheduler: @unchecked Sendable {
             // The schedule changed: drop not-yet-started occurrences of the old spec and
             // start the new one from now.
             let removed = try store.scheduleRemovePending(task: def.name, after: now)
-            logger.info("schedule changed", metadata: ["task": "\(def.name)", "schedule": "\(def.scheduleText ?? "")", "removed_pending": "\(removed)"])
+            logger.info("schedule changed", metadata: ["task": "\(def.name)", "schedule": "\(def.scheduleText ?? "")", "removed_pending": .stringConvertible(removed)])
             last = now
             _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))
         }
@@ -149,7 +149,7 @@ public final class Scheduler: @unchecked Sendable {
             let results = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: jobs, lastFired: latest))
             if chosen.count < due.count || (def.missed == .once && now.timeIntervalSince(latest) > grace) {
                 logger.info("occurrences were missed while no runner was up", metadata: [
-                    "task": "\(def.name)", "missed": "\(def.missed.rawValue)", "since": "\(TimeText.format(from))", "fired": "\(chosen.count)",
+                    "task": "\(def.name)", "missed": "\(def.missed.rawValue)", "since": "\(TimeText.format(from))", "fired": .stringConvertible(chosen.count),
                 ])
             }
             var inserted = 0
@@ -157,13 +157,13 @@ public final class Scheduler: @unchecked Sendable {
                 if result.duplicate {
                     if def.unique != nil {
                         logger.info("occurrence skipped: the previous job is still active", metadata: [
-                            "task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": "\(result.id)",
+                            "task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": .stringConvertible(result.id),
                         ])
                     }
                 } else {
                     inserted += 1
                     CrescentMetrics.scheduleLag(seconds: Date().timeIntervalSince(occurrence))
-                    logger.debug("occurrence fired", metadata: ["task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": "\(result.id)"])
+                    logger.debug("occurrence fired", metadata: ["task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": .stringConvertible(result.id)])
                 }
             }
             if inserted > 0 { onFired() }

@@ -50,7 +50,7 @@ struct StoreOutage {
     mutating func succeeded(logger: Logger, now: Double = Monotonic.now()) -> Bool {
         guard let since else { return false }
         logger.info("\(what) works again", metadata: [
-            "failures": "\(failures)", "after_s": "\(Int((now - since).rounded()))",
+            "failures": .stringConvertible(failures), "after_s": .stringConvertible(Int((now - since).rounded())),
         ])
         self.since = nil
         failures = 0

@@ -23,6 +23,8 @@ public final class Watcher: @unchecked Sendable {
     private var fd: Int32 = -1
     private var watched: [Int32: String] = [:]
     private let lock = NSLock()
+    /// One scan at a time: the watcher thread's and a SIGHUP's.
+    private let scanLock = NSLock()
     private var stopping = false
     private let done = DispatchSemaphore(value: 0)
 
@@ -126,11 +128,26 @@ public final class Watcher: @unchecked Sendable {
     }
 
     private func rescan() {
+        scanLock.lock()
+        defer { scanLock.unlock() }
         var snapshot = TaskSnapshot.read(tasksDir: tasksDir, displayRoot: displayRoot, version: last.version + 1)
         guard snapshot.files != last.files || snapshot.modules != last.modules || snapshot.readErrors != last.readErrors else { return }
         snapshot.version = last.version + 1
         last = snapshot
-        logger.info("tasks directory changed; reloading", metadata: ["version": "\(snapshot.version)"])
+        logger.info("tasks directory changed; reloading", metadata: ["version": .stringConvertible(snapshot.version)])
+        onChange(snapshot)
+    }
+
+    /// Reads the whole tasks directory again and reloads it even when nothing changed on disk
+    /// (SIGHUP: a missed inotify event, a file system without events, a changed `env`).
+    public func reloadAll(reason: String) {
+        scanLock.lock()
+        defer { scanLock.unlock() }
+        let snapshot = TaskSnapshot.read(tasksDir: tasksDir, displayRoot: displayRoot, version: last.version + 1)
+        last = snapshot
+        logger.info("\(reason): re-reading the tasks directory", metadata: [
+            "version": .stringConvertible(snapshot.version), "dir": "\(tasksDir.path)",
+        ])
         onChange(snapshot)
     }
 }

@@ -24,12 +24,12 @@ struct BenchCommand: CrescentCommand {
     enum Mode: String, ExpressibleByArgument, CaseIterable { case noop, sleep, http }
 
     @OptionGroup var options: ConfigOption
-    @Option(help: "Jobs to enqueue and drain (default 10000).") var jobs: Int = 10_000
+    @Option(help: "Jobs to enqueue and drain.") var jobs: Int = 10_000
     @Option(help: "What each handler does: noop; sleep (sleep(\"1s\")); http (http.get of a local server answering after 300 ms).")
     var mode: Mode = .noop
     @Option(help: "Queue concurrency (default 1000 for noop, else --jobs).") var concurrency: Int?
     @Option(help: "Lua VMs (default: the config's [workers] threads).") var threads: Int?
-    @Option(help: "Jobs enqueued one at a time on an idle runner, per in-process path, to measure enqueue→start latency (default 200; 0 skips).")
+    @Option(help: "Jobs enqueued one at a time on an idle runner, per in-process path, to measure enqueue→start latency (0 skips).")
     var latencyJobs: Int = 200
     @Option(help: "Jobs enqueued by separate `crescent enqueue` processes for the cross-process latency (default 20).")
     var processJobs: Int = 20

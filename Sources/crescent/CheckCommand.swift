@@ -2,6 +2,7 @@ import ArgumentParser
 import CrescentCore
 import CrescentLua
 import CrescentRuntime
+import Foundation
 
 struct CheckCommand: CrescentCommand {
     static let configuration = CommandConfiguration(commandName: "check", abstract: "Validate the config and every task file.")
@@ -13,12 +14,14 @@ struct CheckCommand: CrescentCommand {
         do {
             config = try options.load()
         } catch {
-            // A broken config is a problem like any other here: file:line: message, exit 1.
+            // A broken config: file:line: message, exit 2 as for every other command.
             Output.line(error.description)
-            throw ExitCode(1)
+            throw ExitCode(error.exitCode)
         }
         let (snapshot, registry) = config.loadTasks()
         for link in snapshot.skippedLinks { Output.error("warning: \(link): directory symlink not followed") }
+        let configPath = options.config ?? ProcessInfo.processInfo.environment["CRESCENT_CONFIG"] ?? "crescent.toml"
+        for warning in CheckWarnings.all(config: config, configPath: configPath) { Output.error("warning: " + warning) }
         let current = registry.current
         for error in current.errors { Output.line(error.description) }
         // Globals that are neither host APIs nor sandboxed libraries (typos like `qeue`).

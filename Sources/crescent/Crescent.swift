@@ -9,6 +9,7 @@ struct Crescent: ParsableCommand {
         commandName: "crescent",
         abstract: "A background job runner: Lua task files, SQLite jobs, a worker pool.",
         discussion: "Reference: docs/README.md in the Crescent repository (config, task files, Lua API, commands, HTTP API, jobs).",
+        version: "crescent \(CrescentVersion.current)",
         subcommands: [
             RunCommand.self, EnqueueCommand.self, JobsCommand.self, JobCommand.self, RetryCommand.self,
             CancelCommand.self, TasksCommand.self, StatusCommand.self, CheckCommand.self, NextCommand.self,

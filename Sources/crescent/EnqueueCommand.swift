@@ -15,6 +15,12 @@ struct EnqueueCommand: CrescentCommand {
     @Option(parsing: .unconditional, help: "Run at this time (ISO 8601 or epoch seconds).") var at: String?
     @Flag(help: "Print {\"id\": N, \"duplicate\": false}.") var json = false
 
+    /// `--args` is a JSON object, as its help says (the API also takes an array; the CLI does not).
+    static func objectArgs(_ text: String?) throws(CrescentError) -> String? {
+        guard let text, case .array? = try? JSONValue.decode(text) else { return text }
+        throw .usage("--args must be a JSON object, e.g. {\"id\": 42}, not an array")
+    }
+
     func execute() throws {
         let config = try options.load()
         if delay != nil && at != nil { throw CrescentError.usage("give --in or --at, not both") }
@@ -25,7 +31,7 @@ struct EnqueueCommand: CrescentCommand {
         let store = try config.openStore()
         let (snapshot, registry) = config.loadTasks(store: store)
         let enqueuer = Enqueuer(store: store, registry: registry, functionKey: TaskKeys.functionKey(config: config, snapshot: snapshot, registry: registry))
-        let result = try enqueuer.enqueue(.init(task: task, args: args, queue: queue, priority: priority, runAt: runAt))
+        let result = try enqueuer.enqueue(.init(task: task, args: try Self.objectArgs(args), queue: queue, priority: priority, runAt: runAt))
         if json {
             Output.json(.object(["id": .int(result.id), "duplicate": .bool(result.duplicate)]))
         } else {

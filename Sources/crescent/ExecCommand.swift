@@ -16,7 +16,7 @@ struct ExecCommand: CrescentCommand {
 
     func execute() throws {
         let config = try options.load()
-        let argsText = try Enqueuer.canonicalArgs(args)
+        let argsText = try Enqueuer.canonicalArgs(try EnqueueCommand.objectArgs(args))
         let (snapshot, registry) = config.loadTasks()
         guard let def = registry.task(named: task) else {
             if let broken = registry.current.errors.first(where: { $0.file.hasSuffix("/\(task).lua") }) {

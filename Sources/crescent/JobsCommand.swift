@@ -10,7 +10,7 @@ struct JobsCommand: CrescentCommand {
     @Option(help: "Only jobs in this state.") var state: String?
     @Option(help: "Only jobs of this task.") var task: String?
     @Option(help: "Only jobs of this queue.") var queue: String?
-    @Option(help: "At most N jobs (default 50).") var limit: Int = 50
+    @Option(help: "At most N jobs.") var limit: Int = 50
     @Flag(help: "One JSON object per line.") var json = false
 
     func execute() throws {
@@ -23,7 +23,7 @@ struct JobsCommand: CrescentCommand {
             jobState = s
         }
         guard limit > 0 else { throw CrescentError.usage("--limit must be at least 1") }
-        let store = try config.openStore()
+        let store = try config.openExistingStore()
         let jobs: [Job]
         do {
             jobs = try store.jobList(JobListParams(state: jobState, task: task, queue: queue, limit: limit))
@@ -34,11 +34,7 @@ struct JobsCommand: CrescentCommand {
             for job in jobs { Output.json(job.json()) }
             return
         }
-        Output.table(["ID", "STATE", "TASK", "QUEUE", "ATTEMPT", "RUN AT", "PROGRESS", "ERROR"], jobs.map { job in
-            [String(job.id), job.state.rawValue, job.task, job.queue, "\(job.attempt)/\(job.maxAttempts)",
-             TimeText.format(job.runAt), job.progress.map(Self.shortProgress) ?? "-",
-             String((job.error ?? "").split(separator: "\n").first ?? "").prefix(60).description]
-        })
+        JobsListing.print(jobs, runs: { (try? store.jobRuns(id: $0)) ?? [] })
     }
 
     /// `40%`, or the count done without a total: the table's column.
@@ -56,7 +52,7 @@ struct JobCommand: CrescentCommand {
 
     func execute() throws {
         let config = try options.load()
-        let store = try config.openStore()
+        let store = try config.openExistingStore()
         let found: Job?
         let runs: [JobRun]
         do {
@@ -78,7 +74,9 @@ struct JobCommand: CrescentCommand {
         let fields: [(String, String)] = [
             ("id", String(job.id)), ("task", job.task), ("queue", job.queue), ("priority", String(job.priority)),
             ("state", job.state.rawValue), ("args", job.args), ("attempt", "\(job.attempt) of \(job.maxAttempts)"),
-            ("result", job.result ?? "-"), ("error", job.error ?? "-"), ("unique_key", job.uniqueKey ?? "-"),
+            ("result", job.result ?? "-"),
+            ("error", job.error.map { e in runs.last?.error == e ? "(run #\(runs.last!.attempt) below)" : e } ?? "-"),
+            ("unique_key", job.uniqueKey ?? "-"),
             ("scheduled_for", job.scheduledFor.map(TimeText.format) ?? "-"), ("run_at", TimeText.format(job.runAt)),
             ("created_at", TimeText.format(job.createdAt)), ("finished_at", job.finishedAt.map(TimeText.format) ?? "-"),
             ("progress", job.progress.map { "\($0.summary)  at \(TimeText.format($0.at))" } ?? "-"),
@@ -89,8 +87,14 @@ struct JobCommand: CrescentCommand {
         for run in runs {
             Output.line("  #\(run.attempt) \(run.outcome?.rawValue ?? "running")  started \(TimeText.format(run.startedAt))"
                 + (run.finishedAt.map { "  finished \(TimeText.format($0))" } ?? "") + "  worker \(run.worker)")
+            // The job's error is its last run's: shown once, with that run.
             if let error = run.error { Output.line("     error: \(error)") }
-            if let tb = run.traceback { for l in tb.split(separator: "\n") { Output.line("     \(l)") } }
+            // A traceback starts with the error again: that line is left out.
+            if let tb = run.traceback {
+                for l in tb.split(separator: "\n") where String(l) != run.error {
+                    Output.line("     " + l.replacingOccurrences(of: "\t", with: "  "))
+                }
+            }
         }
     }
 }

@@ -7,9 +7,9 @@ struct NextCommand: CrescentCommand {
 
     @OptionGroup var options: ConfigOption
     @Argument(help: "A schedule: cron, @macro, \"every 5 minutes\" or \"at TIME\".") var schedule: String
-    @Option(help: "How many occurrences (default 5).") var count: Int = 5
+    @Option(help: "How many occurrences.") var count: Int = 5
     @Option(help: "Start after this time (default now).") var from: String?
-    @Option(help: "Evaluate in this IANA time zone (default UTC).") var tz: String = "UTC"
+    @Option(help: "Evaluate in this IANA time zone.") var tz: String = "UTC"
 
     func execute() throws {
         guard count > 0 else { throw CrescentError.usage("--count must be at least 1") }

@@ -16,11 +16,28 @@ struct RunCommand: CrescentCommand {
     @Option(help: "Exit once this process has finished N runs.")
     var limit: Int?
 
+    @Option(name: .customLong("http-listen"), help: ArgumentHelp("Serve HTTP on this host:port instead of [http] listen.", valueName: "addr"))
+    var httpListen: String?
+
+    @Flag(name: .customLong("no-http"), help: "Serve no HTTP, whatever [http] says.")
+    var noHTTP = false
+
     @Flag(name: .shortAndLong, help: "More logging (-v debug, -vv trace).")
     var verbose: Int
 
     func execute() throws {
-        let config = try options.load()
+        var config = try options.load()
+        if noHTTP && httpListen != nil { throw CrescentError.usage("--http-listen and --no-http exclude each other") }
+        if noHTTP { config.httpListen = nil }
+        if let httpListen {
+            guard let address = Config.listenAddress(httpListen) else {
+                throw CrescentError.usage("--http-listen must be host:port, e.g. 127.0.0.1:7421, not \"\(httpListen)\"")
+            }
+            if config.httpPassword == nil, !Config.isLoopback(address.host) {
+                throw CrescentError.usage("--http-listen \(httpListen): \(address.host) is not a loopback address, so [http] needs a password")
+            }
+            config.httpListen = address
+        }
         if let limit, limit < 1 { throw CrescentError.usage("--limit must be at least 1") }
         var queueList: [String]?
         if let queues {
@@ -33,6 +50,7 @@ struct RunCommand: CrescentCommand {
         let logger = Logger(label: "crescent")
         let runner = Runner(config: config, options: .init(queues: queueList, limit: limit), logger: logger)
         if config.httpListen != nil {
+            let config = config
             runner.frontEnd = { context in
                 let server = HTTPServer(config: config, store: context.store, registry: context.registry, enqueuer: context.enqueuer,
                                         onEnqueued: context.wake, logger: logger, health: context.health)

@@ -12,7 +12,7 @@ struct TasksCommand: CrescentCommand {
 
     func execute() throws {
         let config = try options.load()
-        let store = try config.openStore()
+        let store = try config.openExistingStore()
         let (_, registry) = config.loadTasks(store: store)
         let doc = Reports.tasks(registry, store: store)
         if json { Output.json(doc); return }
@@ -62,7 +62,7 @@ struct StatusCommand: CrescentCommand {
 
     func execute() throws {
         let config = try options.load()
-        let store = try config.openStore()
+        let store = try config.openExistingStore()
         let (_, registry) = config.loadTasks(store: store)
         let doc: JSONValue
         do { doc = try Reports.status(registry, store: store, lease: config.lease) } catch { throw CrescentError.failed("cannot read status: \(error)") }

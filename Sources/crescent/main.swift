@@ -1,5 +1,12 @@
 import ArgumentParser
+import CrescentCore
 import Foundation
+
+// `-V` is `--version` (ArgumentParser knows only the long form).
+if CommandLine.arguments.count == 2, CommandLine.arguments[1] == "-V" {
+    print("crescent \(CrescentVersion.current)")
+    exit(0)
+}
 
 // Exit codes per SPEC §5: usage errors are 2 (ArgumentParser's default would be 64).
 do {
