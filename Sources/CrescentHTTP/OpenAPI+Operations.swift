@@ -106,6 +106,11 @@ extension OpenAPI {
         page("/jobs/{id}", "jobPage", "One job with its runs", parameters: [jobIDParameter], notFound: true),
         page("/dead", "deadPage", "Dead jobs", parameters: filterParameters + [offsetParameter]),
         page("/processes", "processesPage", "Running processes and the store"),
+        APIOperation(
+            method: "GET", path: "/dashboard.js", id: "dashboardScript", tag: "dashboard",
+            summary: "The script that refreshes dashboard pages in place (they work without it)",
+            responses: ["200": .object(["description": .string("JavaScript."),
+                                        "content": .object(["text/javascript": .object(["schema": .object(["type": .string("string")])])])])]),
         form("/jobs/{id}/retry", "retryJobForm", "Retry a job (dashboard button)", job: true),
         form("/jobs/{id}/cancel", "cancelJobForm", "Cancel a job (dashboard button)", job: true),
         form("/dead/retry-all", "retryAllDeadForm", "Retry every dead job (dashboard button)", job: false),
