@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (`make test`, called by .ci/run), after `make build`:
 #   1. the whole suite on SQLite;
+#      (schemathesis comes from PyPI into /tmp/crescent-schemathesis, installed by its test);
 #   2. the store suite and the integration tests again on a throw-away PostgreSQL cluster
 #      (scripts/pg-cluster.sh, in a temporary folder on a free loopback port), stopped at the
 #      end whatever happens.
@@ -25,6 +26,19 @@ if ! have_postgres; then
         postgres_missing="PostgreSQL is not installed and this user cannot install it (run as root, or apt-get install postgresql)"
     fi
     have_postgres || postgres_missing=${postgres_missing:-"postgresql installed, but no initdb found under /usr/lib/postgresql"}
+fi
+
+# Debian packages some tests drive, installed when missing (each of those tests prints why it
+# is skipped when its tool still cannot be had): chromium for DashboardScreenshotTests.
+apt_tools="chromium"
+missing_tools=""
+for pkg in $apt_tools; do dpkg -s "$pkg" >/dev/null 2>&1 || missing_tools="$missing_tools $pkg"; done
+if [ -n "$missing_tools" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test: installing$missing_tools"
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_tools >>/tmp/crescent-apt.log 2>&1 \
+      || { apt-get update -q >>/tmp/crescent-apt.log 2>&1 \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_tools >>/tmp/crescent-apt.log 2>&1; }; } \
+      || echo "test: apt-get install$missing_tools failed: $(tail -1 /tmp/crescent-apt.log)"
 fi
 
 cluster=""

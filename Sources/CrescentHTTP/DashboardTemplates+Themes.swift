@@ -7,7 +7,7 @@ extension DashboardTemplates {
         .last-good{margin-top:4px}.last-good .small{color:var(--bad)}
         @media (max-width:640px){
         .wrap{padding:0 14px}
-        .bar{flex-wrap:wrap;height:auto;gap:2px 16px;padding:8px 0 6px}
+        .bar{flex-wrap:wrap;height:auto;gap:2px 16px;padding:8px 14px 6px}
         nav{flex-wrap:wrap;gap:0 14px;width:100%}
         nav a{padding:5px 0}
         nav a.on{box-shadow:inset 0 -2px 0 #ffd166;padding-bottom:3px;margin-bottom:0}
