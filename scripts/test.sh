@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (`make test`, called by .ci/run), after `make build`:
 #   1. the whole suite on SQLite;
+#      (schemathesis comes from PyPI into /tmp/crescent-schemathesis, installed by its test);
 #   2. the store suite and the integration tests again on a throw-away PostgreSQL cluster
 #      (scripts/pg-cluster.sh, in a temporary folder on a free loopback port), stopped at the
 #      end whatever happens;
@@ -31,7 +32,7 @@ fi
 
 # Debian tools some tests drive (each test says why it is skipped when its tool is missing):
 # command → package. Installed only when missing, and only when this user can.
-tool_packages="ip:iproute2 luacheck:lua-check promtool:prometheus supervisord:supervisor systemd-analyze:systemd"
+tool_packages="ip:iproute2 luacheck:lua-check promtool:prometheus supervisord:supervisor systemd-analyze:systemd chromium:chromium"
 missing_packages=""
 for entry in $tool_packages; do
     command -v "${entry%%:*}" >/dev/null || missing_packages="$missing_packages ${entry##*:}"

@@ -35,7 +35,8 @@ enum Dashboard {
         let content = library.render(context, withTemplate: template) ?? ""
         var layout: [String: Any] = [
             "title": title,
-            "css": DashboardTemplates.css,
+            "css": DashboardTemplates.css + DashboardTemplates.themes,
+            "refresh": DashboardScript.interval,
             "content": content,
             "now": clock(now),
             "host": ProcessInfo.processInfo.hostName,

@@ -15,19 +15,23 @@ enum DashboardTemplates {
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="color-scheme" content="light dark">
         <title>{{title}} · Crescent</title>
         <style>{{{css}}}</style>
         </head>
         <body>
         <header><div class="wrap bar">
         <a class="brand" href="/"><span class="moon">☾</span> Crescent</a>
-        <nav>{{#nav}}<a href="{{href}}"{{#on}} class="on"{{/on}}>{{label}}{{#badge}} <span class="count">{{badge}}</span>{{/badge}}</a>{{/nav}}</nav>
+        <nav id="nav" data-live>{{#nav}}<a href="{{href}}"{{#on}} class="on"{{/on}}>{{label}}{{#badge}} <span class="count">{{badge}}</span>{{/badge}}</a>{{/nav}}</nav>
         </div></header>
         <main class="wrap">
         {{#notice}}<div class="notice">{{notice}}</div>{{/notice}}
+        <div id="content" data-live>
         {{{content}}}
+        </div>
         </main>
-        <footer class="wrap muted">Crescent · {{host}} · rendered {{now}}</footer>
+        <footer id="footer" class="wrap muted" data-live>Crescent · {{host}} · rendered {{now}}<span class="js-only"> · refreshed every {{refresh}} s</span></footer>
+        <script src="/dashboard.js" defer></script>
         </body>
         </html>
         """
@@ -102,7 +106,7 @@ enum DashboardTemplates {
         <thead><tr><th>Task</th><th>Queue</th><th>Schedule</th><th>Next fire</th><th>Unique</th><th>TTL</th><th>Retry</th></tr></thead>
         <tbody>
         {{#tasks}}<tr>
-        <td><a href="/jobs?task={{urlName}}"><strong>{{name}}</strong></a><div class="muted small">{{file}}</div></td>
+        <td><a href="/jobs?task={{urlName}}"><strong>{{name}}</strong></a><div class="muted small">{{file}}</div>{{#broken}}<div class="last-good"><span class="badge s-retrying">last good version</span> <span class="small">its file fails to load now: {{broken}}</span></div>{{/broken}}</td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a>{{#showPriority}} <span class="muted small">prio {{priority}}</span>{{/showPriority}}</td>
         <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
         <td>{{#nextFire}}<span title="{{nextFireAt}}">{{nextFire}}</span>{{/nextFire}}{{^nextFire}}<span class="muted">—</span>{{/nextFire}}</td>

@@ -153,7 +153,7 @@ extension HTTPServer {
         switch fields["queue"] {
         case nil, .null?: break
         case .string(let q)?:
-            guard !q.trimmingCharacters(in: .whitespaces).isEmpty else { throw HTTPFailure.badRequest("field \"queue\" cannot be empty") }
+            guard !q.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw HTTPFailure.badRequest("field \"queue\" cannot be empty or blank") }
             request.queue = q
         default: throw HTTPFailure.badRequest("field \"queue\" must be a string")
         }
@@ -193,7 +193,8 @@ extension HTTPServer {
         return request
     }
 
-    /// `state`, `task`, `queue`, `limit` (1…1000, default 50), `offset`.
+    /// `state`, `task`, `queue` (empty: any, as the dashboard's filter form sends them),
+    /// `limit` (1…1000, default 50), `offset` (given empty: refused).
     static func parseListQuery(_ query: [String: String]) throws -> JobListParams {
         var params = JobListParams()
         if let s = query["state"], !s.isEmpty {
@@ -204,13 +205,13 @@ extension HTTPServer {
         }
         if let t = query["task"], !t.isEmpty { params.task = t }
         if let q = query["queue"], !q.isEmpty { params.queue = q }
-        if let l = query["limit"], !l.isEmpty {
+        if let l = query["limit"] {
             guard let n = Int(l), (1...maxListLimit).contains(n) else {
                 throw HTTPFailure.badRequest("limit must be an integer from 1 to \(maxListLimit)")
             }
             params.limit = n
         }
-        if let o = query["offset"], !o.isEmpty {
+        if let o = query["offset"] {
             guard let n = Int(o), InputRange.offsets.contains(n) else {
                 throw HTTPFailure.badRequest("offset must be an integer from 0 to \(InputRange.offsets.upperBound)")
             }

@@ -5,7 +5,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The dashboard (SPEC §7): server-rendered pages that need no JavaScript.
+/// The dashboard (SPEC §7): server-rendered pages that need no JavaScript; `/dashboard.js`
+/// only refreshes them in place (DashboardScript.swift).
 ///
 /// Pages: `/` overview, `/queues`, `/tasks`, `/jobs` (filters and pages), `/jobs/{id}`,
 /// `/dead`, `/processes`. Buttons are POST forms to `/jobs/{id}/retry`,
@@ -25,6 +26,7 @@ extension HTTPServer {
         router.get("/jobs/{id}") { request, context in try await self.jobPage(request, id: Self.jobID(context)) }
         router.get("/dead") { request, _ in try await self.jobsPage(request, deadOnly: true) }
         router.get("/processes") { request, _ in try await self.processesPage(request) }
+        addDashboardScriptRoute(to: router)
 
         router.post("/jobs/{id}/retry") { request, context in
             let id = try Self.jobID(context)
@@ -246,12 +248,20 @@ extension HTTPServer {
             if let e = def.expires { row["expires"] = DurationText.format(e) }
             return row
         }
+        // A task whose file fails to load now runs its last good version: say so on its row.
+        let broken = Dictionary(snap.errors.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
+        let marked = tasks.map { row -> [String: Any] in
+            guard let file = row["file"] as? String, let e = broken[file] else { return row }
+            var row = row
+            row["broken"] = (e.line.map { "line \($0): " } ?? "") + e.message
+            return row
+        }
         let errors = snap.errors.map { e -> [String: Any] in
             ["location": e.line.map { "\(e.file):\($0)" } ?? e.file, "message": e.message]
         }
         let context: [String: Any] = [
             "version": snap.version, "loadedAt": Dashboard.clock(snap.loadedAt),
-            "tasks": tasks, "hasTasks": !tasks.isEmpty, "errors": errors, "hasErrors": !errors.isEmpty,
+            "tasks": marked, "hasTasks": !marked.isEmpty, "errors": errors, "hasErrors": !errors.isEmpty,
         ]
         return try await render("tasks", title: "Tasks", active: "/tasks", request: request, context: context)
     }

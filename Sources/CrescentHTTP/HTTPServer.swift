@@ -86,6 +86,7 @@ public final class HTTPServer: Sendable {
         router.add(middleware: SameOriginMiddleware())
         router.add(middleware: AuthMiddleware(password: config.httpPassword))
         addAPIRoutes(to: router)
+        addOpenAPIRoute(to: router)
         addOpsRoutes(to: router)
         addDashboardRoutes(to: router)
         errors.routes.set(from: router)

@@ -185,7 +185,7 @@ struct APITests {
             #expect(try await ids("/api/jobs?limit=1") == [c])
             #expect(try await ids("/api/jobs?state=queued&queue=default") == [a])
 
-            for bad in ["/api/jobs?state=sleeping", "/api/jobs?limit=0", "/api/jobs?limit=abc", "/api/jobs?limit=100000"] {
+            for bad in ["/api/jobs?state=sleeping", "/api/jobs?limit=0", "/api/jobs?limit=abc", "/api/jobs?limit=100000", "/api/jobs?limit=", "/api/jobs?offset="] {
                 let r = try await client.execute(uri: bad, method: .get)
                 #expect(r.status == .badRequest, "\(bad)")
                 #expect(r.json?["error"] != nil)

@@ -13,7 +13,9 @@ struct DashboardTests {
         #expect(r.status == .ok, "\(uri): \(r.status)")
         #expect(r.headers[.contentType] == "text/html; charset=utf-8", "\(uri)")
         #expect(r.text.hasPrefix("<!doctype html>"), "\(uri)")
-        #expect(!r.text.contains("<script"), "\(uri) must work without JavaScript")
+        // Complete without JavaScript: the one script is the external refresher, nothing inline.
+        #expect(r.text.components(separatedBy: "<script").count == 2, "\(uri) must work without JavaScript")
+        #expect(r.text.contains(#"<script src="/dashboard.js" defer></script>"#), "\(uri)")
         return r.text
     }
 
