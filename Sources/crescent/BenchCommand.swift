@@ -96,6 +96,12 @@ struct BenchCommand: CrescentCommand {
         // The benchmark's schema goes with it, whatever happens (the runners' stores are gone by then).
         defer { Self.dropSchema(of: store) }
 
+        let durability = config.isPostgres ? "the server's synchronous_commit" : config.durability == .full ? "full" : "normal"
+        let progress = BenchProgress()
+        Output.line("crescent bench: \(jobs) \(mode.rawValue) jobs, threads=\(config.threads), concurrency=\(slots), "
+            + "durability=\(durability), cores=\(Foundation.ProcessInfo.processInfo.activeProcessorCount)")
+        Output.line("store: \(store.storeDescription)")
+
         // 1. Enqueue in bulk: queue.push in a loop inside one handler, committed with its success.
         let fan: JobInsertResult
         do {
@@ -111,6 +117,7 @@ struct BenchCommand: CrescentCommand {
         var fanEnd: Date?
         let fanDeadline = Date().addingTimeInterval(600)
         while fanEnd == nil && Date() < fanDeadline {
+            progress.show("enqueueing \(jobs) jobs")
             if let job = try? store.jobGet(id: fan.id), job.state != .running && job.state != .queued {
                 fanEnd = Date()
             } else {
@@ -123,6 +130,9 @@ struct BenchCommand: CrescentCommand {
             throw CrescentError.failed("the fan-out handler did not succeed")
         }
         let enqueueSeconds = fanEnd.timeIntervalSince(fanRun.startedAt)
+        progress.clear()
+        Output.line(String(format: "enqueue: %.0f jobs/s (%.3f s; queue.push in one handler, committed with its success)",
+                           Double(jobs) / enqueueSeconds, enqueueSeconds))
 
         // 2. Drain them with a runner limited to that many runs. Jobs are claimed in id order:
         // the drain ends when the last one's outcome is committed (watched from this thread;
@@ -136,16 +146,21 @@ struct BenchCommand: CrescentCommand {
         while drainEnd == nil {
             if drained.wait(timeout: .now() + .milliseconds(5)) == .success { drainEnd = Date(); drained.signal(); break }
             if let lastID, let job = try? store.jobGet(id: lastID), job.state != .running && job.state != .queued { drainEnd = Date() }
+            progress.show("draining \(jobs) jobs")
         }
         drained.wait()
         let drainSeconds = drainEnd!.timeIntervalSince(t1)
         let runnerSeconds = Date().timeIntervalSince(t1)
         let drainRSS = BenchCommand.peakRSS()
         let failed = (try? store.jobCount(JobListParams(state: .dead, task: "bench"))) ?? 0
+        progress.clear()
+        Output.line(String(format: "drain:   %.0f jobs/s (%.3f s, runner start-up included; %.3f s with its shutdown)%@",
+                           Double(jobs) / drainSeconds, drainSeconds, runnerSeconds, failed > 0 ? " — some jobs FAILED" : ""))
 
         // 3. Enqueue → start on an idle runner.
         var api: [Double] = [], connection: [Double] = [], process: [Double] = []
         if latencyJobs > 0 || processJobs > 0 {
+            progress.note("measuring enqueue→start latency")
             (api, connection, process) = try measureLatency(config: config, store: store, dir: dir, logger: logger,
                                                             environment: postgres.map { [Self.databaseVariable: $0] } ?? [:])
         }
@@ -157,14 +172,7 @@ struct BenchCommand: CrescentCommand {
         func line(_ name: String, _ values: [Double]) {
             Output.line("enqueue→start, \(name): p50 \(pct(values, 0.5)), p99 \(pct(values, 0.99)) over \(values.count) jobs")
         }
-        let durability = config.isPostgres ? "the server's synchronous_commit" : config.durability == .full ? "full" : "normal"
-        Output.line("crescent bench: \(jobs) \(mode.rawValue) jobs, threads=\(config.threads), concurrency=\(slots), "
-            + "durability=\(durability), cores=\(Foundation.ProcessInfo.processInfo.activeProcessorCount)")
-        Output.line("store: \(store.storeDescription)")
-        Output.line(String(format: "enqueue: %.0f jobs/s (%.3f s; queue.push in one handler, committed with its success)",
-                           Double(jobs) / enqueueSeconds, enqueueSeconds))
-        Output.line(String(format: "drain:   %.0f jobs/s (%.3f s, runner start-up included; %.3f s with its shutdown)%@",
-                           Double(jobs) / drainSeconds, drainSeconds, runnerSeconds, failed > 0 ? " — some jobs FAILED" : ""))
+        progress.clear()
         line("in-process API (enqueue + wake)", api)
         line("another connection of this process", connection)
         line("other processes (crescent enqueue)", process)

@@ -14,8 +14,8 @@ struct CheckCommand: CrescentCommand {
         do {
             config = try options.load()
         } catch {
-            // A broken config: file:line: message, exit 2 as for every other command.
-            Output.line(error.description)
+            // A broken config: file:line: message on standard error, exit 2, as for every other command.
+            Output.error(error.description)
             throw ExitCode(error.exitCode)
         }
         let (snapshot, registry) = config.loadTasks()

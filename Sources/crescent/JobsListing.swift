@@ -5,10 +5,10 @@ import Foundation
 /// The human table of `crescent jobs`: what a person scanning it needs, in words.
 enum JobsListing {
     static func print(_ jobs: [Job], runs: (Int64) -> [JobRun], now: Date = Date()) {
-        Output.table(["ID", "TASK", "STATE", "ATTEMPT", "AGE", "DURATION", "PROGRESS", "ERROR"], jobs.map { job in
+        Output.table(["ID", "TASK", "QUEUE", "STATE", "ATTEMPT", "AGE", "DURATION", "PROGRESS", "ERROR"], jobs.map { job in
             let last = runs(job.id).last
             let duration = last.map { ($0.finishedAt ?? now).timeIntervalSince($0.startedAt) }
-            return [String(job.id), job.task, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
+            return [String(job.id), job.task, job.queue, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
                     ago(job.createdAt, now: now), duration.map(short) ?? "-",
                     job.progress.map(JobsCommand.shortProgress) ?? "-", readable(job.error ?? "", max: 60)]
         })

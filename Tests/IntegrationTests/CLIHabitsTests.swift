@@ -73,13 +73,13 @@ import Testing
         let listing = try p.run(["jobs"])
         print("crescent jobs:\n\(listing.stdout)")
         let lines = listing.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "TASK", "STATE", "ATTEMPT", "AGE", "DURATION", "ERROR"])
+        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "TASK", "QUEUE", "STATE", "ATTEMPT", "AGE", "DURATION", "ERROR"])
         let failLine = try #require(lines.first { $0.hasPrefix("\(fail) ") })
         #expect(failLine.contains("fail") && failLine.contains("dead") && failLine.contains("2/2") && failLine.contains("s ago"), "\(failLine)")
         // Cut at a word boundary before the JSON body, marked with an ellipsis.
         #expect(failLine.hasSuffix("answered 503…"), "\(failLine)")
         let slowLine = try #require(lines.first { $0.hasPrefix("\(slow) ") })
-        let duration = slowLine.split(separator: " ", omittingEmptySubsequences: true)[6]
+        let duration = slowLine.split(separator: " ", omittingEmptySubsequences: true)[7]
         #expect(duration.hasSuffix("s") && (Double(duration.dropLast()) ?? 0) >= 1.2, "\(slowLine)")
 
         let job = try p.run(["job", "\(fail)"])

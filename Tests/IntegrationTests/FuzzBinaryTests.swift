@@ -67,7 +67,7 @@ import Glibc
 
     @Test func randomCommandLines() throws {
         let p = try Project(config: Self.config, tasks: Self.tasks)
-        #expect(try p.run(["jobs"]).code == 0)
+        #expect(try p.run(["retry", "--all-dead"]).code == 0)  // creates the database (read-only commands do not)
         var rng = Rng(state: 0xC11_0001)
         let commands = ["enqueue", "jobs", "job", "retry", "cancel", "tasks", "status", "check", "next", "exec", "help", "nope", ""]
         let flags = ["--json", "--state", "--task", "--queue", "--limit", "--args", "--in", "--at", "--count", "--from", "--tz",

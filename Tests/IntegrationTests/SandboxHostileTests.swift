@@ -274,6 +274,7 @@ import Glibc
         #expect(text.contains("tasks/slow.lua: load did not finish within 1s"), "\(text)")
         #expect(text.contains("tasks/move.lua") && text.contains("table.move"), "\(text)")
         #expect(!text.contains("tasks/rep.lua"), "\(text)")
+        #expect(try p.run(["retry", "--all-dead"]).code == 0)  // creates the database (tasks does not)
         let tasks = try p.run(["tasks"], timeout: 60)
         #expect((tasks.stdout + tasks.stderr).contains("tasks/slow.lua: load did not finish within 1s"))
         let jobs = try runJobs(p, ["ok", "rep"])

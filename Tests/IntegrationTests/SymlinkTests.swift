@@ -31,6 +31,7 @@ import Testing
             #expect(check.stderr.contains("warning: \(link): directory symlink not followed"), "\(check.stderr)")
         }
 
+        #expect(try p.run(["retry", "--all-dead"]).code == 0)  // creates the database `tasks` reads
         let listed = try p.run(["tasks", "--json"], timeout: 30)
         #expect(listed.code == 0, "\(listed.stderr)")
         let names = listed.jsonLines.compactMap { $0["name"]?.stringValue } + (listed.json.flatMap { v -> [String]? in
