@@ -39,8 +39,8 @@ struct StoreOutage {
         }
         guard now - lastLogged >= repeatEvery else { return false }
         lastLogged = now
-        fields["failures"] = "\(failures)"
-        fields["for_s"] = "\(Int((now - since).rounded()))"
+        fields["failures"] = .stringConvertible(failures)
+        fields["for_s"] = .stringConvertible(Int((now - since).rounded()))
         logger.error("\(what) still failing; \(consequence)", metadata: fields)
         return true
     }

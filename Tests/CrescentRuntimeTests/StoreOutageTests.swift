@@ -47,10 +47,10 @@ import Testing
         #expect(first["level"] == .string("error"))
         #expect(first["error"]?.stringValue?.contains("connection lost") == true)
         #expect(first["queues"] == .string("default"))
-        #expect(lines.all[1]["failures"] == .string("61"))
-        #expect(lines.all[1]["for_s"] == .string("30"))
+        #expect(lines.all[1]["failures"] == .int(61))
+        #expect(lines.all[1]["for_s"] == .int(30))
         #expect(lines.all[2]["level"] == .string("info"))
-        #expect(lines.all[2]["failures"] == .string("61"))
-        #expect(lines.all[2]["after_s"] == .string("31"))
+        #expect(lines.all[2]["failures"] == .int(61))
+        #expect(lines.all[2]["after_s"] == .int(31))
     }
 }

@@ -73,7 +73,7 @@ import Testing
         let listing = try p.run(["jobs"])
         print("crescent jobs:\n\(listing.stdout)")
         let lines = listing.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "TASK", "QUEUE", "STATE", "ATTEMPT", "AGE", "DURATION", "ERROR"])
+        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "TASK", "QUEUE", "STATE", "ATTEMPT", "AGE", "DURATION", "PROGRESS", "ERROR"])
         let failLine = try #require(lines.first { $0.hasPrefix("\(fail) ") })
         #expect(failLine.contains("fail") && failLine.contains("dead") && failLine.contains("2/2") && failLine.contains("s ago"), "\(failLine)")
         // Cut at a word boundary before the JSON body, marked with an ellipsis.

@@ -44,7 +44,7 @@ import Testing
         #expect(text.stdout.range(of: #"progress +\d/6 \(\d+%\) step \d  at 20"#, options: .regularExpression) != nil, "\(text.stdout)")
         let table = try p.run(["jobs", "--state", "running"])
         #expect(table.stdout.contains("PROGRESS"), "\(table.stdout)")
-        #expect(table.stdout.range(of: #"running +steps .* \d+%"#, options: .regularExpression) != nil, "\(table.stdout)")
+        #expect(table.stdout.range(of: #"steps +default +running .* \d+%"#, options: .regularExpression) != nil, "\(table.stdout)")
 
         let base = URL(string: "http://127.0.0.1:\(port)")!
         #expect(waitFor(timeout: 30, every: 0.1) { FuzzBinaryTests.request(base.appendingPathComponent("healthz"), method: "GET", body: nil).status == 200 })

@@ -12,6 +12,7 @@ import Testing
         func shown() throws -> [String] {
             try p.run(["status", "--json"]).json?["processes"]?.array.compactMap { $0["tasks_version"]?.stringValue } ?? []
         }
+        #expect(try p.run(["retry", "--all-dead"]).code == 0, "the database is created")
         let first = try computed()
         let runner = try Background(p, ["run"])
         #expect(try opsEventually(30) { try shown() == [first] ? true : nil } == true, "status shows the loaded version \(first)")
