@@ -113,7 +113,7 @@ server=$("$py" - "$database" <<'PY'
 import asyncio, sys
 import asyncpg
 async def main():
-    connection = await asyncpg.connect(dsn=sys.argv[1])
+    connection = await asyncpg.connect(dsn=sys.argv[1].split("?")[0])  # without Crescent's ?schema=
     try:
         print(await connection.fetchval("SHOW server_version"),
               "synchronous_commit=" + await connection.fetchval("SHOW synchronous_commit"),

@@ -158,7 +158,11 @@ async def drain(options: argparse.Namespace) -> int:
 
     prepare, _, remaining = SYSTEMS[options.system]
     name = f"peer_{options.system}_{secrets.token_hex(5)}"
-    await admin(options.database, f'CREATE DATABASE "{name}"')
+    try:
+        await admin(options.database, f'CREATE DATABASE "{name}"')
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"peer-drain: cannot create the database {name} (the URL's user needs CREATEDB): {error}", file=sys.stderr)
+        return 1
     url = database_url(options.database, name)
     workers: list[subprocess.Popen] = []
     try:
