@@ -14,8 +14,9 @@
 #                   in a fresh schema of that database; each peer run in a fresh database
 #                   created on that server (so the URL's user needs CREATEDB), dropped after.
 #   --crescent PATH the binary (default .build/release/crescent: `swift build -c release`)
-#   --procrastinate-jobs M  jobs per Procrastinate drain (default N): it is much the slowest
-#                   where each commit waits for a slow disk
+#   --procrastinate-jobs M  jobs per Procrastinate drain (default N/10, at least 1): it makes
+#                   several round trips per job, so it is much the slowest, and this keeps one
+#                   invocation to a few minutes
 #   --no-procrastinate      skip Procrastinate
 #   --venv DIR      the Python virtual environment for the peers (default /tmp/crescent-peer-venv;
 #                   created, and pgqueuer, asyncpg, uvloop, procrastinate, psycopg installed
@@ -40,7 +41,7 @@ venv=/tmp/crescent-peer-venv
 procrastinate=yes
 procrastinate_jobs=""
 
-usage() { sed -n '6,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '6,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 value() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "compare-postgres: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -61,7 +62,7 @@ positive() {
 }
 positive --jobs "$jobs" 100000
 positive --runs "$runs" 99
-procrastinate_jobs=${procrastinate_jobs:-$jobs}
+procrastinate_jobs=${procrastinate_jobs:-$(( jobs / 10 > 0 ? jobs / 10 : 1 ))}
 positive --procrastinate-jobs "$procrastinate_jobs" 100000
 [ -x "$crescent" ] || { echo "compare-postgres: $crescent not found: build it with 'swift build -c release' or pass --crescent" >&2; exit 2; }
 crescent=$(cd "$(dirname "$crescent")" && pwd)/$(basename "$crescent")
