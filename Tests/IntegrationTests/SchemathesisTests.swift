@@ -53,7 +53,10 @@ import Testing
             "--phases", "examples,coverage,fuzzing,stateful", "--workers", "2", "--request-timeout", "30",
         ]
         let started = Date()
-        let result = Schemathesis.run(st, args, timeout: 300)
+        // schemathesis keeps a cache in its working folder: one under /tmp, not the package.
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("crescent-schemathesis-run").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let result = Schemathesis.run(st, args, timeout: 300, directory: work)
         let lines = result.output.split(separator: "\n").map(String.init)
         let cases = lines.first { $0.contains(" generated, ") } ?? "(no test-case count)"
         let summary = lines.last { $0.hasPrefix("===") } ?? "(no summary line)"
@@ -108,9 +111,10 @@ enum Schemathesis {
     }
 
     /// Runs a program to completion (killed after `timeout` seconds), stdout and stderr together.
-    static func run(_ program: String, _ args: [String], timeout: Double) -> (code: Int32, output: String) {
+    static func run(_ program: String, _ args: [String], timeout: Double, directory: String? = nil) -> (code: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: program)
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
