@@ -77,9 +77,9 @@ enum DashboardTemplates {
         <p class="muted">In priority order: earlier queues are served first.</p>
         {{#hasQueues}}
         <table>
-        <thead><tr><th>#</th><th>Queue</th><th class="num">Concurrency</th>{{#stateNames}}<th class="num">{{.}}</th>{{/stateNames}}<th>Oldest due</th></tr></thead>
+        <thead><tr><th>#</th><th>Queue</th><th class="num">Concurrency</th>{{#stateNames}}<th class="num">{{.}}</th>{{/stateNames}}<th>Oldest due</th><th></th></tr></thead>
         <tbody>
-        {{#queues}}<tr><td class="muted">{{rank}}</td><td><a href="/jobs?queue={{urlName}}">{{name}}</a>{{^declared}} <span class="badge">undeclared</span>{{/declared}}</td><td class="num">{{concurrency}}</td>{{#cells}}<td class="num{{#zero}} zero{{/zero}}">{{#link}}<a href="{{link}}">{{count}}</a>{{/link}}{{^link}}{{count}}{{/link}}</td>{{/cells}}<td>{{#oldest}}<span title="{{oldestAt}}">{{oldest}}</span>{{/oldest}}{{^oldest}}<span class="muted">—</span>{{/oldest}}</td></tr>{{/queues}}
+        {{#queues}}<tr><td class="muted">{{rank}}</td><td><a href="/jobs?queue={{urlName}}">{{name}}</a>{{^declared}} <span class="badge">undeclared</span>{{/declared}}</td><td class="num">{{concurrency}}</td>{{#cells}}<td class="num{{#zero}} zero{{/zero}}">{{#link}}<a href="{{link}}">{{count}}</a>{{/link}}{{^link}}{{count}}{{/link}}</td>{{/cells}}<td>{{#oldest}}<span title="{{oldestAt}}">{{oldest}}</span>{{/oldest}}{{^oldest}}<span class="muted">—</span>{{/oldest}}</td><td>{{#paused}}<span class="badge s-dead">paused</span><form method="post" action="/queues/{{urlName}}/resume" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="primary">Resume</button></form>{{/paused}}{{^paused}}<form method="post" action="/queues/{{urlName}}/pause" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Pause</button></form>{{/paused}}</td></tr>{{/queues}}
         </tbody>
         </table>
         {{/hasQueues}}
@@ -212,13 +212,14 @@ enum DashboardTemplates {
         <p>Store: <code>{{store}}</code></p>
         {{#hasProcesses}}
         <table>
-        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th></tr></thead>
+        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th><th></th></tr></thead>
         <tbody>
         {{#processes}}<tr>
         <td><code class="small">{{id}}</code></td><td>{{host}}</td><td class="num">{{pid}}</td><td>{{queues}}</td>
         <td><span title="{{startedAtFull}}">{{startedAt}}</span></td>
         <td><span title="{{heartbeatAtFull}}">{{heartbeatAt}}</span>{{#stale}} <span class="badge s-dead">stale</span>{{/stale}}</td>
         <td class="num"><strong>{{busy}}</strong></td>
+        <td>{{#stopping}}<span class="badge s-dead">stopping</span>{{/stopping}}{{^stopping}}{{#quiet}}<span class="badge">quiet</span>{{/quiet}}{{^quiet}}<form method="post" action="/processes/{{urlID}}/quiet" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Quiet</button></form>{{/quiet}}<form method="post" action="/processes/{{urlID}}/stop" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Stop</button></form>{{/stopping}}</td>
         </tr>{{/processes}}
         </tbody>
         </table>

@@ -100,7 +100,9 @@ extension HTTPServer {
     static func notice(_ request: Request) -> String? {
         guard let done = RequestInput.query(request)["done"] else { return nil }
         let parts = done.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let n = Int(parts[1]) else { return nil }
+        guard parts.count == 2 else { return nil }
+        if let note = controlNotice(parts[0], parts[1]) { return note }
+        guard let n = Int(parts[1]) else { return nil }
         switch parts[0] {
         case "retried": return "Job \(n) was queued again."
         case "cancelled": return "Job \(n) was cancelled."
@@ -205,8 +207,16 @@ extension HTTPServer {
     func queuesPage(_ request: Request) async throws -> Response {
         let store = self.store
         let now = Date()
-        let (counts, oldest) = try await readIO { (try store.jobCounts(), try store.oldestDuePerQueue(now: now)) }
-        let rows = queueRows(counts, onlyWithJobs: false, oldest: oldest, now: now)
+        let (counts, oldest, paused) = try await readIO {
+            (try store.jobCounts(), try store.oldestDuePerQueue(now: now), try store.queuesPaused())
+        }
+        // A paused queue without jobs is listed too, so that it can be resumed here.
+        let withPaused = counts + paused.keys.map { QueueStateCount(queue: $0, state: .queued, count: 0) }
+        let rows = queueRows(withPaused, onlyWithJobs: false, oldest: oldest, now: now).map { row -> [String: Any] in
+            var row = row
+            row["paused"] = paused[row["name"] as? String ?? ""] != nil
+            return row
+        }
         let context: [String: Any] = [
             "stateNames": Self.stateOrder.map(\.rawValue), "queues": rows, "hasQueues": !rows.isEmpty,
         ]
@@ -359,9 +369,11 @@ extension HTTPServer {
         let store = self.store
         let now = Date()
         let lease = config.lease
-        let processes = try await readIO { try store.processList() }
+        let (processes, requests) = try await readIO { (try store.processList(), try store.processRequests()) }
         let rows = processes.map { p -> [String: Any] in
             [
+                "quiet": requests[p.id]?.contains(.quiet) ?? false, "stopping": requests[p.id]?.contains(.stop) ?? false,
+                "urlID": RequestInput.encode(p.id),
                 "id": p.id, "host": p.host, "pid": p.pid, "queues": p.queues.isEmpty ? "all" : p.queues.joined(separator: ", "),
                 "startedAt": Dashboard.relative(p.startedAt, now: now), "startedAtFull": Dashboard.clock(p.startedAt),
                 "heartbeatAt": Dashboard.relative(p.heartbeatAt, now: now), "heartbeatAtFull": Dashboard.clock(p.heartbeatAt),

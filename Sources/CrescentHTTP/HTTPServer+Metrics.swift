@@ -40,8 +40,10 @@ extension HTTPServer {
     func addOpsRoutes(to router: Router<BasicRequestContext>) {
         router.get("/metrics") { _, _ in
             let store = self.store
-            let counts = try await self.readIO { try store.jobCounts() }
+            let (counts, paused) = try await self.readIO { (try store.jobCounts(), try store.queuesPaused()) }
             self.jobGauges.update(counts, declared: self.config.queues.map(\.name), registry: self.metrics)
+            self.pausedGauges.update(paused: Set(paused.keys), known: self.config.queues.map(\.name) + counts.map(\.queue),
+                                     registry: self.metrics)
             return Response.text(self.metrics.emitToString(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 

@@ -257,6 +257,19 @@ public protocol JobStore: Sendable {
     func stopRequest(now: Date) throws
     func stopRequested(since: Date) throws -> Bool
 
+    // Operator control: persisted, so every process of the database sees it (OperatorControl.swift)
+    /// Pauses (`paused`) or resumes a queue; returns whether its state changed. No claim takes
+    /// a job of a paused queue; running jobs finish.
+    func queueSetPaused(_ queue: String, paused: Bool, now: Date) throws -> Bool
+    /// The paused queues, with when each was paused.
+    func queuesPaused() throws -> [String: Date]
+    /// Records `request` for the registered process `id`; false when no such process is registered.
+    func processRequest(id: String, _ request: ProcessRequest, now: Date) throws -> Bool
+    /// The requests recorded for each registered process (removed with its row at deregistration).
+    func processRequests() throws -> [String: Set<ProcessRequest>]
+    /// The requests recorded for one process (its heartbeat reads them).
+    func processRequests(id: String) throws -> Set<ProcessRequest>
+
     // Maintenance
     /// Deletes up to `limit` finished jobs (and runs) of `state` finished before `before`.
     func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int

@@ -13,6 +13,7 @@ struct Crescent: ParsableCommand {
             RunCommand.self, EnqueueCommand.self, JobsCommand.self, JobCommand.self, RetryCommand.self,
             CancelCommand.self, TasksCommand.self, StatusCommand.self, CheckCommand.self, NextCommand.self,
             ExecCommand.self, StopCommand.self, BenchCommand.self,
+            PauseCommand.self, ResumeCommand.self, QuietCommand.self,
         ]
     )
 }

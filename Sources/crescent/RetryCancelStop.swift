@@ -70,12 +70,18 @@ struct CancelCommand: CrescentCommand {
 }
 
 struct StopCommand: CrescentCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Ask every run process on this database to stop gracefully.")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Ask every run process on this database (or one) to stop gracefully.")
 
     @OptionGroup var options: ConfigOption
+    @Option(name: .customLong("process"), help: "Stop only this process (its id as `crescent status` shows it).") var process: String?
 
     func execute() throws {
         let store = try options.load().openStore()
+        if let process {
+            try OperatorActions.request(.stop, process: process, store: store)
+            Output.line("stop requested; process \(process) will stop gracefully")
+            return
+        }
         do {
             let processes = try store.processList()
             try store.stopRequest(now: Date())

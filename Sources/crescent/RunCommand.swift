@@ -16,12 +16,16 @@ struct RunCommand: CrescentCommand {
     @Option(help: "Exit once this process has finished N runs.")
     var limit: Int?
 
+    @Option(name: .customLong("max-jobs"), help: "At most N jobs in flight in this process, all queues together (over [workers] max_jobs).")
+    var maxJobs: Int?
+
     @Flag(name: .shortAndLong, help: "More logging (-v debug, -vv trace).")
     var verbose: Int
 
     func execute() throws {
         let config = try options.load()
         if let limit, limit < 1 { throw CrescentError.usage("--limit must be at least 1") }
+        if let maxJobs, maxJobs < 1 { throw CrescentError.usage("--max-jobs must be at least 1, not \(maxJobs)") }
         var queueList: [String]?
         if let queues {
             let names = queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -31,7 +35,7 @@ struct RunCommand: CrescentCommand {
         let level = (Logger.Level(configName: config.logLevel) ?? .info).raised(by: verbose)
         LogSetup.bootstrap(format: config.logFormat, level: level)
         let logger = Logger(label: "crescent")
-        let runner = Runner(config: config, options: .init(queues: queueList, limit: limit), logger: logger)
+        let runner = Runner(config: config, options: .init(queues: queueList, limit: limit, maxJobs: maxJobs), logger: logger)
         if config.httpListen != nil {
             runner.frontEnd = { context in
                 let server = HTTPServer(config: config, store: context.store, registry: context.registry, enqueuer: context.enqueuer,

@@ -1,0 +1,71 @@
+import CrescentCore
+import Foundation
+import GRDB
+
+// Operator control: paused queues and requests to one process, as rows of `control`.
+extension SQLiteJobStore {
+    public func queueSetPaused(_ queue: String, paused: Bool, now: Date) throws -> Bool {
+        try write { db in
+            if paused {
+                try db.execute(sql: "INSERT INTO control (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                               arguments: [ControlName.pause(queue), now.epoch])
+            } else {
+                try db.execute(sql: "DELETE FROM control WHERE name = ?", arguments: [ControlName.pause(queue)])
+            }
+            return db.changesCount > 0
+        }
+    }
+
+    public func queuesPaused() throws -> [String: Date] {
+        try read { db in
+            var paused: [String: Date] = [:]
+            let prefix = ControlName.pausePrefix
+            for row in try Row.fetchAll(db, sql: "SELECT name, value FROM control WHERE substr(name, 1, ?) = ?",
+                                        arguments: [prefix.count, prefix]) {
+                paused[ControlName.queue(ofPause: row[0])] = Date(timeIntervalSince1970: row[1] as Double)
+            }
+            return paused
+        }
+    }
+
+    /// Inside a claim's transaction: whether `queue` is paused (a seek on the primary key).
+    static func isPaused(_ queue: String, db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM control WHERE name = ?"),
+                          arguments: [ControlName.pause(queue)]) ?? false
+    }
+
+    public func processRequest(id: String, _ request: ProcessRequest, now: Date) throws -> Bool {
+        try write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM processes WHERE id = ?", arguments: [id]) ?? false else { return false }
+            try db.execute(sql: "INSERT INTO control (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                           arguments: [ControlName.process(id, request), now.epoch])
+            return true
+        }
+    }
+
+    public func processRequests() throws -> [String: Set<ProcessRequest>] {
+        try read { db in
+            let live = Set(try String.fetchAll(db, sql: "SELECT id FROM processes"))
+            var requests: [String: Set<ProcessRequest>] = [:]
+            for name in try String.fetchAll(db, sql: "SELECT name FROM control") {
+                guard let (id, request) = ControlName.parseProcess(name), live.contains(id) else { continue }
+                requests[id, default: []].insert(request)
+            }
+            return requests
+        }
+    }
+
+    public func processRequests(id: String) throws -> Set<ProcessRequest> {
+        try read { db in
+            let names = ControlName.processNames(id)
+            let found = try String.fetchAll(db.cachedStatement(sql: "SELECT name FROM control WHERE name IN (?, ?)"),
+                                            arguments: StatementArguments(names))
+            return Set(found.compactMap { ControlName.parseProcess($0)?.1 })
+        }
+    }
+
+    /// At deregistration: the process's requests go with it.
+    static func removeProcessRequests(_ id: String, db: Database) throws {
+        try db.execute(sql: "DELETE FROM control WHERE name IN (?, ?)", arguments: StatementArguments(ControlName.processNames(id)))
+    }
+}
