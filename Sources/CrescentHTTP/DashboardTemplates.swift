@@ -118,9 +118,10 @@ enum DashboardTemplates {
 
     static let jobRows = """
         <table>
-        <thead><tr><th class="num">ID</th><th>Task</th><th>Queue</th><th>State</th><th class="num">Attempt</th><th>Run at</th><th>Finished</th><th>Last error</th>{{#withActions}}<th></th>{{/withActions}}</tr></thead>
+        <thead><tr><th></th><th class="num">ID</th><th>Task</th><th>Queue</th><th>State</th><th class="num">Attempt</th><th>Run at</th><th>Finished</th><th>Last error</th>{{#withActions}}<th></th>{{/withActions}}</tr></thead>
         <tbody>
         {{#jobs}}<tr>
+        <td><input type="checkbox" name="id-{{id}}" value="on" form="bulk" aria-label="select job {{id}}"></td>
         <td class="num"><a href="/jobs/{{id}}">{{id}}</a></td>
         <td><a href="/jobs?task={{urlTask}}">{{task}}</a></td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a></td>
@@ -146,10 +147,18 @@ enum DashboardTemplates {
         <label>State<select name="state"><option value="">any</option>{{#stateOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/stateOptions}}</select></label>
         <label>Task<select name="task"><option value="">any</option>{{#taskOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/taskOptions}}</select></label>
         <label>Queue<select name="queue"><option value="">any</option>{{#queueOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/queueOptions}}</select></label>
+        <label>Search<input type="search" name="q" value="{{search}}" placeholder="text in args or error"></label>
         <button type="submit">Filter</button>
         {{#filtered}}<a class="clear" href="/jobs">clear</a>{{/filtered}}
         </form>
         {{#hasJobs}}
+        <form id="bulk" method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}">
+        <label><input type="checkbox" name="confirm" value="yes" required> apply to the ticked jobs</label>
+        <button type="submit" name="action" value="retry">Retry</button><button type="submit" name="action" value="run-now">Run now</button><button type="submit" name="action" value="cancel">Cancel</button><button type="submit" name="action" value="delete" class="danger">Delete</button>
+        </form>
+        {{#filterState}}<form method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><input type="hidden" name="all" value="yes"><input type="hidden" name="state" value="{{filterState}}"><input type="hidden" name="action" value="delete">
+        <input name="confirm_state" placeholder="type {{filterState}} to confirm" required> <button type="submit" class="danger">Delete all {{total}} {{filterState}} jobs</button>
+        </form>{{/filterState}}
         {{> jobRows}}
         <div class="pager">
         <span class="muted">{{first}}–{{last}} of {{total}}</span>
@@ -197,6 +206,13 @@ enum DashboardTemplates {
         <p class="muted">Jobs out of attempts, or discarded. Retrying one queues it now with its attempts reset.</p>
         {{#hasJobs}}
         <div class="toolbar"><form method="post" action="/dead/retry-all" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="primary">Retry all {{total}} dead jobs</button></form></div>
+        <form id="bulk" method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}">
+        <label><input type="checkbox" name="confirm" value="yes" required> apply to the ticked jobs</label>
+        <button type="submit" name="action" value="retry">Retry</button><button type="submit" name="action" value="run-now">Run now</button><button type="submit" name="action" value="cancel">Cancel</button><button type="submit" name="action" value="delete" class="danger">Delete</button>
+        </form>
+        {{#filterState}}<form method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><input type="hidden" name="all" value="yes"><input type="hidden" name="state" value="{{filterState}}"><input type="hidden" name="action" value="delete">
+        <input name="confirm_state" placeholder="type {{filterState}} to confirm" required> <button type="submit" class="danger">Delete all {{total}} {{filterState}} jobs</button>
+        </form>{{/filterState}}
         {{> jobRows}}
         <div class="pager">
         <span class="muted">{{first}}–{{last}} of {{total}}</span>
@@ -288,6 +304,7 @@ enum DashboardTemplates {
         button{font:inherit;font-size:13px;font-weight:600;padding:4px 12px;border-radius:7px;border:1px solid #c8cfdb;background:#fff;color:var(--fg);cursor:pointer}
         button:hover{border-color:#9aa5ba}
         button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
+        input[type=checkbox]{min-width:0}
         button.danger{color:var(--bad);border-color:#efb4b4}
         form.inline{display:inline-block;margin:0 0 0 4px}
         .toolbar{margin:-6px 0 16px}.toolbar form.inline{margin:0 6px 0 0}

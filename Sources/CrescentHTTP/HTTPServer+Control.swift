@@ -80,6 +80,8 @@ extension HTTPServer {
         case "resumed": return "Queue \(name) was resumed."
         case "quieted": return "Process \(name) was asked to claim nothing new; its running jobs finish."
         case "stop-requested": return "Process \(name) was asked to stop gracefully."
+        case "bulk-retry", "bulk-delete", "bulk-cancel", "bulk-run-now":
+            return "\(kind.dropFirst(5)): \(name) job\(name == "1" ? "" : "s") done."
         default: return nil
         }
     }

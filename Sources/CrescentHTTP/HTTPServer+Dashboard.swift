@@ -56,11 +56,17 @@ extension HTTPServer {
     /// by `SameOriginMiddleware`), runs `action`, and redirects (303) to the form's `back` path
     /// (or `fallback`) with a short note of what happened.
     func formAction(_ request: Request, fallback: String, _ action: () async throws -> String) async throws -> Response {
-        let form = RequestInput.form(try await RequestInput.body(request))
+        try await formAction(request, fallback: fallback, withBody: { _ in try await action() })
+    }
+
+    /// As `formAction`, handing `action` the form's raw body (read once).
+    func formAction(_ request: Request, fallback: String, withBody action: (String) async throws -> String) async throws -> Response {
+        let body = try await RequestInput.body(request)
+        let form = RequestInput.form(body)
         guard let token = form["csrf"], constantTimeEqual(Array(token.utf8), Array(csrfToken.utf8)) else {
             throw HTTPFailure.forbidden("this form has no valid CSRF token (was the page opened before the server restarted?); reload the page and try again")
         }
-        let done = try await action()
+        let done = try await action(body)
         let back = Self.safeBack(form["back"]) ?? fallback
         return .redirect(to: back + (back.contains("?") ? "&" : "?") + "done=" + RequestInput.encode(done))
     }
@@ -288,7 +294,7 @@ extension HTTPServer {
 
     func jobsPage(_ request: Request, deadOnly: Bool) async throws -> Response {
         let query = RequestInput.query(request)
-        var params = try Self.parseListQuery(query.filter { ["state", "task", "queue", "offset"].contains($0.key) })
+        var params = try Self.parseListQuery(query.filter { ["state", "task", "queue", "offset", "q"].contains($0.key) })
         if deadOnly { params.state = .dead }
         params.limit = Self.pageSize
         let filter = params
@@ -304,7 +310,7 @@ extension HTTPServer {
         func link(offset: Int) -> String {
             path + RequestInput.queryString([
                 ("state", deadOnly ? nil : filter.state?.rawValue), ("task", filter.task), ("queue", filter.queue),
-                ("offset", offset > 0 ? String(offset) : nil),
+                ("q", filter.search), ("offset", offset > 0 ? String(offset) : nil),
             ])
         }
         let taskNames = Set(names.tasks).union(registry.current.tasks.keys).union(filter.task.map { [$0] } ?? []).sorted()
@@ -319,8 +325,10 @@ extension HTTPServer {
             "stateOptions": JobState.allCases.map { ["value": $0.rawValue, "selected": $0 == filter.state] as [String: Any] },
             "taskOptions": taskNames.map { ["value": $0, "selected": $0 == filter.task] as [String: Any] },
             "queueOptions": queueNames.map { ["value": $0, "selected": $0 == filter.queue] as [String: Any] },
-            "filtered": filter.state != nil || filter.task != nil || filter.queue != nil,
+            "filtered": filter.state != nil || filter.task != nil || filter.queue != nil || filter.search != nil,
+            "search": filter.search ?? "",
         ]
+        if let state = filter.state { context["filterState"] = state.rawValue }
         if filter.offset > 0 { context["prev"] = link(offset: max(0, filter.offset - Self.pageSize)) }
         if filter.offset + jobs.count < total { context["next"] = link(offset: filter.offset + Self.pageSize) }
         if deadOnly {

@@ -88,6 +88,7 @@ public final class HTTPServer: Sendable {
         router.add(middleware: AuthMiddleware(password: config.httpPassword))
         addAPIRoutes(to: router)
         addControlRoutes(to: router)
+        addBulkRoutes(to: router)
         addOpsRoutes(to: router)
         addDashboardRoutes(to: router)
         errors.routes.set(from: router)

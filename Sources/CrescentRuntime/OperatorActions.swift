@@ -49,4 +49,54 @@ public enum OperatorActions {
             throw .failed("\(request.rawValue) failed: \(error)")
         }
     }
+
+    // MARK: bulk actions
+
+    /// The ids of every job `params` matches (its limit and offset ignored), newest first.
+    public static func matchingIDs(_ params: JobListParams, store: JobStore) throws -> [Int64] {
+        var page = params
+        page.limit = 1000
+        page.offset = 0
+        var ids: [Int64] = []
+        while true {
+            let jobs = try store.jobList(page)
+            ids.append(contentsOf: jobs.map(\.id))
+            if jobs.count < page.limit { return ids }
+            page.offset += jobs.count
+        }
+    }
+
+    /// The state a filter acts on, checked for the action: `retry` takes dead, cancelled or
+    /// expired jobs; `delete` anything but running ones.
+    public static func filterState(_ text: String?, for action: String) throws(CrescentError) -> JobState {
+        guard let text else { throw .usage("\(action) by filter needs --state") }
+        guard let state = JobState(rawValue: text) else {
+            throw .usage("unknown state \"\(text)\" (one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        switch action {
+        case "retry" where ![.dead, .cancelled, .expired].contains(state):
+            throw .usage("only dead, cancelled or expired jobs can be retried, not \(state.rawValue) ones")
+        case "delete" where state == .running:
+            throw .usage("running jobs cannot be deleted; cancel them first")
+        default: return state
+        }
+    }
+
+    /// Applies `action` (retry, delete, run-now, cancel) to `ids` in chunks; returns the ids it moved.
+    public static func apply(_ action: String, ids: [Int64], store: JobStore, now: Date = Date()) throws -> [Int64] {
+        var done: [Int64] = []
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + 500)])
+            switch action {
+            case "retry": done += try store.jobRetry(ids: chunk)
+            case "delete": done += try store.jobDelete(ids: chunk)
+            case "run-now": done += try store.jobRunNow(ids: chunk, now: now)
+            case "cancel": done += try store.jobCancel(ids: chunk)
+            default: throw CrescentError.usage("unknown action \"\(action)\" (retry, delete, run-now, cancel)")
+            }
+            start += chunk.count
+        }
+        return done
+    }
 }

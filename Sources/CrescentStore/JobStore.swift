@@ -92,6 +92,8 @@ public struct JobListParams: Sendable {
     public var queue: String?
     public var limit: Int
     public var offset: Int
+    /// Jobs whose args or error contain this text (case-insensitive for ASCII letters).
+    public var search: String?
     public init(state: JobState? = nil, task: String? = nil, queue: String? = nil, limit: Int = 50, offset: Int = 0) {
         self.state = state; self.task = task; self.queue = queue; self.limit = limit; self.offset = offset
     }
@@ -185,6 +187,10 @@ public protocol JobStore: Sendable {
     /// dead / cancelled / expired → queued now with attempts reset. Returns ids that moved.
     func jobRetry(ids: [Int64]) throws -> [Int64]
     func jobRetryAllDead() throws -> Int
+    /// Deletes jobs (and their runs) that are not running. Returns the ids deleted.
+    func jobDelete(ids: [Int64]) throws -> [Int64]
+    /// scheduled / retrying → due now (`run_at` = `now`), attempts kept. Returns ids that moved.
+    func jobRunNow(ids: [Int64], now: Date) throws -> [Int64]
     /// scheduled / queued / retrying → cancelled; running → cancel requested (the
     /// owning process aborts it). Returns ids that were cancelled or flagged.
     func jobCancel(ids: [Int64]) throws -> [Int64]

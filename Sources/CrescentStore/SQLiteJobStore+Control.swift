@@ -68,4 +68,38 @@ extension SQLiteJobStore {
     static func removeProcessRequests(_ id: String, db: Database) throws {
         try db.execute(sql: "DELETE FROM control WHERE name IN (?, ?)", arguments: StatementArguments(ControlName.processNames(id)))
     }
+
+    // MARK: bulk actions
+
+    /// `JobListParams.search`: two bindings of the text.
+    static let searchClause = "(instr(lower(args), lower(?)) > 0 OR instr(lower(COALESCE(error, '')), lower(?)) > 0)"
+
+    public func jobDelete(ids: [Int64]) throws -> [Int64] {
+        if ids.isEmpty { return [] }
+        return try write { db in
+            // Runs go with their job (ON DELETE CASCADE).
+            let stmt = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND state <> 'running'")
+            var deleted: [Int64] = []
+            for id in ids {
+                try stmt.execute(arguments: [id])
+                if db.changesCount > 0 { deleted.append(id) }
+            }
+            return deleted
+        }
+    }
+
+    public func jobRunNow(ids: [Int64], now: Date) throws -> [Int64] {
+        if ids.isEmpty { return [] }
+        return try write { db in
+            let stmt = try db.cachedStatement(sql: """
+                UPDATE jobs SET run_at = ? WHERE id = ? AND (state = 'scheduled' OR state = 'retrying')
+                """)
+            var moved: [Int64] = []
+            for id in ids {
+                try stmt.execute(arguments: [now.epoch, id])
+                if db.changesCount > 0 { moved.append(id) }
+            }
+            return moved
+        }
+    }
 }

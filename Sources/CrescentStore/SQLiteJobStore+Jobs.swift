@@ -311,6 +311,7 @@ extension SQLiteJobStore {
         if let s = params.state { clauses.append("state = ?"); args += [s.rawValue] }
         if let t = params.task { clauses.append("task = ?"); args += [t] }
         if let q = params.queue { clauses.append("queue = ?"); args += [q] }
+        if let text = params.search { clauses.append(Self.searchClause); args += [text, text] }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         args += [max(params.limit, 0), max(params.offset, 0)]
         let sql = "SELECT \(Self.jobColumns) FROM jobs \(whereSQL) ORDER BY id DESC LIMIT ? OFFSET ?"

@@ -14,6 +14,7 @@ struct Crescent: ParsableCommand {
             CancelCommand.self, TasksCommand.self, StatusCommand.self, CheckCommand.self, NextCommand.self,
             ExecCommand.self, StopCommand.self, BenchCommand.self,
             PauseCommand.self, ResumeCommand.self, QuietCommand.self,
+            DeleteCommand.self, RunNowCommand.self,
         ]
     )
 }

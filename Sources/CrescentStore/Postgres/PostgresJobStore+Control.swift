@@ -60,4 +60,35 @@ extension PostgresJobStore {
             return Set((0..<r.count).compactMap { ControlName.parseProcess(r.string($0, 0))?.1 })
         }
     }
+
+    // MARK: bulk actions
+
+    /// `JobListParams.search` as parameter `$n` (lower() as SQLite's: a text search, not a pattern).
+    static func searchClause(_ n: Int) -> String {
+        "(strpos(lower(args), lower($\(n))) > 0 OR strpos(lower(COALESCE(error, '')), lower($\(n))) > 0)"
+    }
+
+    public func jobDelete(ids: [Int64]) throws -> [Int64] {
+        if ids.isEmpty { return [] }
+        return try write { conn in
+            // Runs go with their job (ON DELETE CASCADE).
+            let r = try conn.query("DELETE FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state <> 'running' RETURNING id",
+                                   [PGArray(ids)])
+            let deleted = Set((0..<r.count).map { r.int64($0, 0) })
+            return ids.filter { deleted.contains($0) }
+        }
+    }
+
+    public func jobRunNow(ids: [Int64], now: Date) throws -> [Int64] {
+        if ids.isEmpty { return [] }
+        return try write { conn in
+            let r = try conn.query("""
+                UPDATE \(s)jobs SET run_at = $2 WHERE id = ANY($1::bigint[]) AND state IN ('scheduled', 'retrying')
+                RETURNING id, queue
+                """, [PGArray(ids), now.epoch])
+            if r.count > 0 { try notify(r.string(0, 1), conn: conn) }
+            let moved = Set((0..<r.count).map { r.int64($0, 0) })
+            return ids.filter { moved.contains($0) }
+        }
+    }
 }
