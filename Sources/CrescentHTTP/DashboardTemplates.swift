@@ -228,13 +228,14 @@ enum DashboardTemplates {
         <p>Store: <code>{{store}}</code></p>
         {{#hasProcesses}}
         <table>
-        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th><th></th></tr></thead>
+        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th><th>Running</th><th></th></tr></thead>
         <tbody>
         {{#processes}}<tr>
         <td><code class="small">{{id}}</code></td><td>{{host}}</td><td class="num">{{pid}}</td><td>{{queues}}</td>
         <td><span title="{{startedAtFull}}">{{startedAt}}</span></td>
         <td><span title="{{heartbeatAtFull}}">{{heartbeatAt}}</span>{{#stale}} <span class="badge s-dead">stale</span>{{/stale}}</td>
         <td class="num"><strong>{{busy}}</strong></td>
+        <td>{{#running}}<a href="/jobs/{{id}}">{{id}}</a> {{/running}}</td>
         <td>{{#stopping}}<span class="badge s-dead">stopping</span>{{/stopping}}{{^stopping}}{{#quiet}}<span class="badge">quiet</span>{{/quiet}}{{^quiet}}<form method="post" action="/processes/{{urlID}}/quiet" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Quiet</button></form>{{/quiet}}<form method="post" action="/processes/{{urlID}}/stop" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Stop</button></form>{{/stopping}}</td>
         </tr>{{/processes}}
         </tbody>

@@ -377,9 +377,15 @@ extension HTTPServer {
         let store = self.store
         let now = Date()
         let lease = config.lease
-        let (processes, requests) = try await readIO { (try store.processList(), try store.processRequests()) }
+        let (processes, requests, owned) = try await readIO { () throws -> ([WorkerProcess], [String: Set<ProcessRequest>], [String: [Int64]]) in
+            let processes = try store.processList()
+            // The jobs each runs now (a seek per process on the running jobs' index).
+            let owned = try Dictionary(uniqueKeysWithValues: processes.map { ($0.id, try store.jobsOwned(worker: $0.id).keys.sorted()) })
+            return (processes, try store.processRequests(), owned)
+        }
         let rows = processes.map { p -> [String: Any] in
             [
+                "running": (owned[p.id] ?? []).map { ["id": $0] as [String: Any] },
                 "quiet": requests[p.id]?.contains(.quiet) ?? false, "stopping": requests[p.id]?.contains(.stop) ?? false,
                 "urlID": RequestInput.encode(p.id),
                 "id": p.id, "host": p.host, "pid": p.pid, "queues": p.queues.isEmpty ? "all" : p.queues.joined(separator: ", "),

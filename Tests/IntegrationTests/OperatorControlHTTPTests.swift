@@ -47,6 +47,11 @@ import Testing
         #expect(get(base, "/metrics").1.contains("crescent_queue_paused{queue=\"bulk\"} 0"))
 
         let id = try #require(try OperatorControlTests.processIDs(project, count: 1).values.first)
+        // The processes page links the jobs each process runs now.
+        let slow = try project.opsEnqueue("slow")
+        #expect(try project.opsWaitFor(slow, "running") != nil)
+        #expect(opsEventually { get(base, "/processes").1.contains("<a href=\"/jobs/\(slow)\">\(slow)</a>") ? true : nil } == true)
+        #expect(try project.opsWaitFor(slow, "succeeded") != nil)
         let page = get(base, "/processes").1
         let encoded = id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id
         #expect(page.contains("/quiet\"") && page.contains("/stop\""), "\(page)")
