@@ -104,7 +104,7 @@ enum DashboardTemplates {
         {{#tasks}}<tr>
         <td><a href="/jobs?task={{urlName}}"><strong>{{name}}</strong></a><div class="muted small">{{file}}</div></td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a>{{#showPriority}} <span class="muted small">prio {{priority}}</span>{{/showPriority}}</td>
-        <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
+        <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div><form method="post" action="/tasks/run-now" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="task" value="{{name}}"><button type="submit">Run now</button></form>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
         <td>{{#nextFire}}<span title="{{nextFireAt}}">{{nextFire}}</span>{{/nextFire}}{{^nextFire}}<span class="muted">—</span>{{/nextFire}}</td>
         <td>{{#unique}}{{unique}}{{/unique}}{{^unique}}<span class="muted">—</span>{{/unique}}</td>
         <td>{{ttl}}{{#expires}}<div class="muted small">expires {{expires}}</div>{{/expires}}</td>

@@ -16,7 +16,7 @@ import Testing
 
     @Test func searchAndBulkOverHTTP() throws {
         let port = FuzzBinaryTests.freePort()
-        let project = try Project(config: BulkActionsTests.config + "\n[http]\nlisten = \"127.0.0.1:\(port)\"\n", tasks: BulkActionsTests.tasks)
+        let project = try Project(config: BulkActionsTests.config + "\n[http]\nlisten = \"127.0.0.1:\(port)\"\n", tasks: BulkActionsTests.tasks.merging(["yearly.lua": "return { schedule = \"0 0 1 1 *\", handler = function(job) return 1 end }\n"]) { a, _ in a })
         let dead = try (0..<4).map { i in try project.opsEnqueue("boom", ["--args", "{\"tag\":\"Needle-\(i)\"}"]) }
         let runner = try OpsRunner(project)
         let base = "http://127.0.0.1:\(port)"
@@ -50,6 +50,16 @@ import Testing
         #expect(all.0 == 303 || all.0 == 200, "\(all)")
         for id in dead { #expect(try project.opsJob(id) == nil) }
         print("bulk http: q= found 1, API retry moved 2, form delete 1 ticked then 3 by typed state")
+
+        // A scheduled task's "run now" button on the tasks page.
+        let tasks = get(base, "/tasks").1
+        #expect(tasks.contains("action=\"/tasks/run-now\"") && tasks.contains("name=\"task\" value=\"yearly\""), "\(tasks)")
+        let fired = post(base, "/tasks/run-now", "csrf=\(csrf)&task=yearly", type: "application/x-www-form-urlencoded")
+        #expect(fired.0 == 303 || fired.0 == 200, "\(fired)")
+        let yearly = try project.run(["jobs", "--task", "yearly", "--json"]).jsonLines.compactMap { $0["id"]?.intValue }
+        #expect(yearly.count == 1)
+        if let id = yearly.first { #expect(try project.opsWaitFor(id, "succeeded") != nil) }
+        #expect(post(base, "/tasks/run-now", "csrf=\(csrf)&task=nosuch", type: "application/x-www-form-urlencoded").0 == 404)
         runner.signal(SIGTERM)
         #expect(runner.waitForExit() == 0)
     }
