@@ -191,6 +191,9 @@ public protocol JobStore: Sendable {
     func jobDelete(ids: [Int64]) throws -> [Int64]
     /// scheduled / retrying → due now (`run_at` = `now`), attempts kept. Returns ids that moved.
     func jobRunNow(ids: [Int64], now: Date) throws -> [Int64]
+    /// Jobs of any queue that have not started and are past `expires_at` become `expired` (a
+    /// claim does it for its own queue; this reaches jobs waiting behind a full queue). Returns how many.
+    func jobExpireWaiting(now: Date) throws -> Int
     /// scheduled / queued / retrying → cancelled; running → cancel requested (the
     /// owning process aborts it). Returns ids that were cancelled or flagged.
     func jobCancel(ids: [Int64]) throws -> [Int64]

@@ -91,4 +91,16 @@ extension PostgresJobStore {
             return ids.filter { moved.contains($0) }
         }
     }
+
+    public func jobExpireWaiting(now: Date) throws -> Int {
+        try write { conn in
+            try conn.query("""
+                UPDATE \(s)jobs SET state = 'expired', finished_at = $1::float8, error = 'expired before it started'
+                WHERE id IN (
+                    SELECT id FROM \(s)jobs
+                    WHERE expires_at <= $1::float8 AND expires_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
+                    FOR UPDATE SKIP LOCKED)
+                """, [now.epoch]).affected
+        }
+    }
 }
