@@ -81,9 +81,9 @@ enum DashboardTemplates {
         <p class="muted">In priority order: earlier queues are served first.</p>
         {{#hasQueues}}
         <table>
-        <thead><tr><th>#</th><th>Queue</th><th class="num">Concurrency</th>{{#stateNames}}<th class="num">{{.}}</th>{{/stateNames}}<th>Oldest due</th></tr></thead>
+        <thead><tr><th>#</th><th>Queue</th><th class="num">Concurrency</th>{{#stateNames}}<th class="num">{{.}}</th>{{/stateNames}}<th>Oldest due</th><th></th></tr></thead>
         <tbody>
-        {{#queues}}<tr><td class="muted">{{rank}}</td><td><a href="/jobs?queue={{urlName}}">{{name}}</a>{{^declared}} <span class="badge">undeclared</span>{{/declared}}</td><td class="num">{{concurrency}}</td>{{#cells}}<td class="num{{#zero}} zero{{/zero}}">{{#link}}<a href="{{link}}">{{count}}</a>{{/link}}{{^link}}{{count}}{{/link}}</td>{{/cells}}<td>{{#oldest}}<span title="{{oldestAt}}">{{oldest}}</span>{{/oldest}}{{^oldest}}<span class="muted">—</span>{{/oldest}}</td></tr>{{/queues}}
+        {{#queues}}<tr><td class="muted">{{rank}}</td><td><a href="/jobs?queue={{urlName}}">{{name}}</a>{{^declared}} <span class="badge">undeclared</span>{{/declared}}</td><td class="num">{{concurrency}}</td>{{#cells}}<td class="num{{#zero}} zero{{/zero}}">{{#link}}<a href="{{link}}">{{count}}</a>{{/link}}{{^link}}{{count}}{{/link}}</td>{{/cells}}<td>{{#oldest}}<span title="{{oldestAt}}">{{oldest}}</span>{{/oldest}}{{^oldest}}<span class="muted">—</span>{{/oldest}}</td><td>{{#paused}}<span class="badge s-dead">paused</span><form method="post" action="/queues/{{urlName}}/resume" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="primary">Resume</button></form>{{/paused}}{{^paused}}<form method="post" action="/queues/{{urlName}}/pause" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Pause</button></form>{{/paused}}</td></tr>{{/queues}}
         </tbody>
         </table>
         {{/hasQueues}}
@@ -108,7 +108,7 @@ enum DashboardTemplates {
         {{#tasks}}<tr>
         <td><a href="/jobs?task={{urlName}}"><strong>{{name}}</strong></a><div class="muted small">{{file}}</div>{{#broken}}<div class="last-good"><span class="badge s-retrying">last good version</span> <span class="small">its file fails to load now: {{broken}}</span></div>{{/broken}}</td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a>{{#showPriority}} <span class="muted small">prio {{priority}}</span>{{/showPriority}}</td>
-        <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
+        <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div><form method="post" action="/tasks/run-now" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="task" value="{{name}}"><button type="submit">Run now</button></form>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
         <td>{{#nextFire}}<span title="{{nextFireAt}}">{{nextFire}}</span>{{/nextFire}}{{^nextFire}}<span class="muted">—</span>{{/nextFire}}</td>
         <td>{{#unique}}{{unique}}{{/unique}}{{^unique}}<span class="muted">—</span>{{/unique}}</td>
         <td>{{ttl}}{{#expires}}<div class="muted small">expires {{expires}}</div>{{/expires}}</td>
@@ -122,9 +122,10 @@ enum DashboardTemplates {
 
     static let jobRows = """
         <table>
-        <thead><tr><th class="num">ID</th><th>Task</th><th>Queue</th><th>State</th><th class="num">Attempt</th><th>Run at</th><th>Finished</th><th>Last error</th>{{#withActions}}<th></th>{{/withActions}}</tr></thead>
+        <thead><tr><th></th><th class="num">ID</th><th>Task</th><th>Queue</th><th>State</th><th class="num">Attempt</th><th>Run at</th><th>Finished</th><th>Last error</th>{{#withActions}}<th></th>{{/withActions}}</tr></thead>
         <tbody>
         {{#jobs}}<tr>
+        <td><input type="checkbox" name="id-{{id}}" value="on" form="bulk" aria-label="select job {{id}}"></td>
         <td class="num"><a href="/jobs/{{id}}">{{id}}</a></td>
         <td><a href="/jobs?task={{urlTask}}">{{task}}</a></td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a></td>
@@ -150,10 +151,18 @@ enum DashboardTemplates {
         <label>State<select name="state"><option value="">any</option>{{#stateOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/stateOptions}}</select></label>
         <label>Task<select name="task"><option value="">any</option>{{#taskOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/taskOptions}}</select></label>
         <label>Queue<select name="queue"><option value="">any</option>{{#queueOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/queueOptions}}</select></label>
+        <label>Search<input type="search" name="q" value="{{search}}" placeholder="text in args or error"></label>
         <button type="submit">Filter</button>
         {{#filtered}}<a class="clear" href="/jobs">clear</a>{{/filtered}}
         </form>
         {{#hasJobs}}
+        <form id="bulk" method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}">
+        <label><input type="checkbox" name="confirm" value="yes" required> apply to the ticked jobs</label>
+        <button type="submit" name="action" value="retry">Retry</button><button type="submit" name="action" value="run-now">Run now</button><button type="submit" name="action" value="cancel">Cancel</button><button type="submit" name="action" value="delete" class="danger">Delete</button>
+        </form>
+        {{#filterState}}<form method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><input type="hidden" name="all" value="yes"><input type="hidden" name="state" value="{{filterState}}"><input type="hidden" name="action" value="delete">
+        <input name="confirm_state" placeholder="type {{filterState}} to confirm" required> <button type="submit" class="danger">Delete all {{total}} {{filterState}} jobs</button>
+        </form>{{/filterState}}
         {{> jobRows}}
         <div class="pager">
         <span class="muted">{{first}}–{{last}} of {{total}}</span>
@@ -202,6 +211,13 @@ enum DashboardTemplates {
         <p class="muted">Jobs out of attempts, or discarded. Retrying one queues it now with its attempts reset.</p>
         {{#hasJobs}}
         <div class="toolbar"><form method="post" action="/dead/retry-all" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="primary">Retry all {{total}} dead jobs</button></form></div>
+        <form id="bulk" method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}">
+        <label><input type="checkbox" name="confirm" value="yes" required> apply to the ticked jobs</label>
+        <button type="submit" name="action" value="retry">Retry</button><button type="submit" name="action" value="run-now">Run now</button><button type="submit" name="action" value="cancel">Cancel</button><button type="submit" name="action" value="delete" class="danger">Delete</button>
+        </form>
+        {{#filterState}}<form method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><input type="hidden" name="all" value="yes"><input type="hidden" name="state" value="{{filterState}}"><input type="hidden" name="action" value="delete">
+        <input name="confirm_state" placeholder="type {{filterState}} to confirm" required> <button type="submit" class="danger">Delete all {{total}} {{filterState}} jobs</button>
+        </form>{{/filterState}}
         {{> jobRows}}
         <div class="pager">
         <span class="muted">{{first}}–{{last}} of {{total}}</span>
@@ -218,7 +234,7 @@ enum DashboardTemplates {
         {{#skew}}<p class="error-box">These processes loaded {{skew}} different versions of the task files (a rollout in progress?): a job runs with the definition of the process that claims it.</p>{{/skew}}
         {{#hasProcesses}}
         <table>
-        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Tasks version</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th></tr></thead>
+        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Tasks version</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th><th>Running</th><th></th></tr></thead>
         <tbody>
         {{#processes}}<tr>
         <td><code class="small">{{id}}</code></td><td>{{host}}</td><td class="num">{{pid}}</td><td>{{queues}}</td>
@@ -226,6 +242,8 @@ enum DashboardTemplates {
         <td><span title="{{startedAtFull}}">{{startedAt}}</span></td>
         <td><span title="{{heartbeatAtFull}}">{{heartbeatAt}}</span>{{#stale}} <span class="badge s-dead">stale</span>{{/stale}}</td>
         <td class="num"><strong>{{busy}}</strong></td>
+        <td>{{#running}}<a href="/jobs/{{id}}">{{id}}</a> {{/running}}</td>
+        <td>{{#stopping}}<span class="badge s-dead">stopping</span>{{/stopping}}{{^stopping}}{{#quiet}}<span class="badge">quiet</span>{{/quiet}}{{^quiet}}<form method="post" action="/processes/{{urlID}}/quiet" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Quiet</button></form>{{/quiet}}<form method="post" action="/processes/{{urlID}}/stop" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Stop</button></form>{{/stopping}}</td>
         </tr>{{/processes}}
         </tbody>
         </table>
@@ -294,6 +312,7 @@ enum DashboardTemplates {
         button{font:inherit;font-size:13px;font-weight:600;padding:4px 12px;border-radius:7px;border:1px solid #c8cfdb;background:#fff;color:var(--fg);cursor:pointer}
         button:hover{border-color:#9aa5ba}
         button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
+        input[type=checkbox]{min-width:0}
         button.danger{color:var(--bad);border-color:#efb4b4}
         form.inline{display:inline-block;margin:0 0 0 4px}
         .toolbar{margin:-6px 0 16px}.toolbar form.inline{margin:0 6px 0 0}

@@ -9,7 +9,7 @@ import Hummingbird
 /// | route | answers |
 /// | --- | --- |
 /// | `POST /api/jobs` | 201 `{id, duplicate}`; 400 bad input; 404 unknown task |
-/// | `GET /api/jobs?state=&task=&queue=&limit=&offset=` | 200 array of jobs, newest first; 400 bad filter |
+/// | `GET /api/jobs?state=&task=&queue=&q=&limit=&offset=` | 200 array of jobs, newest first; 400 bad filter |
 /// | `GET /api/jobs/{id}` | 200 the job with `runs`; 404 |
 /// | `POST /api/jobs/{id}/retry` | 200 the job (now `queued`); 404; 409 when not dead, cancelled or expired |
 /// | `POST /api/jobs/{id}/cancel` | 200 the job (`cancelled`); 202 when it is running and its abort was requested; 404; 409 when already finished |
@@ -193,8 +193,8 @@ extension HTTPServer {
         return request
     }
 
-    /// `state`, `task`, `queue` (empty: any, as the dashboard's filter form sends them),
-    /// `limit` (1…1000, default 50), `offset` (given empty: refused).
+    /// `state`, `task`, `queue` (empty: any, as the dashboard's filter form sends them), `q`
+    /// (text in args or error), `limit` (1…1000, default 50), `offset` (given empty: refused).
     static func parseListQuery(_ query: [String: String]) throws -> JobListParams {
         var params = JobListParams()
         if let s = query["state"], !s.isEmpty {
@@ -205,6 +205,7 @@ extension HTTPServer {
         }
         if let t = query["task"], !t.isEmpty { params.task = t }
         if let q = query["queue"], !q.isEmpty { params.queue = q }
+        if let text = query["q"], !text.isEmpty { params.search = text }
         if let l = query["limit"] {
             guard let n = Int(l), (1...maxListLimit).contains(n) else {
                 throw HTTPFailure.badRequest("limit must be an integer from 1 to \(maxListLimit)")

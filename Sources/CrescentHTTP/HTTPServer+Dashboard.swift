@@ -58,11 +58,17 @@ extension HTTPServer {
     /// by `SameOriginMiddleware`), runs `action`, and redirects (303) to the form's `back` path
     /// (or `fallback`) with a short note of what happened.
     func formAction(_ request: Request, fallback: String, _ action: () async throws -> String) async throws -> Response {
-        let form = RequestInput.form(try await RequestInput.body(request))
+        try await formAction(request, fallback: fallback, withBody: { _ in try await action() })
+    }
+
+    /// As `formAction`, handing `action` the form's raw body (read once).
+    func formAction(_ request: Request, fallback: String, withBody action: (String) async throws -> String) async throws -> Response {
+        let body = try await RequestInput.body(request)
+        let form = RequestInput.form(body)
         guard let token = form["csrf"], constantTimeEqual(Array(token.utf8), Array(csrfToken.utf8)) else {
             throw HTTPFailure.forbidden("this form has no valid CSRF token (was the page opened before the server restarted?); reload the page and try again")
         }
-        let done = try await action()
+        let done = try await action(body)
         let back = Self.safeBack(form["back"]) ?? fallback
         return .redirect(to: back + (back.contains("?") ? "&" : "?") + "done=" + RequestInput.encode(done))
     }
@@ -102,7 +108,9 @@ extension HTTPServer {
     static func notice(_ request: Request) -> String? {
         guard let done = RequestInput.query(request)["done"] else { return nil }
         let parts = done.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let n = Int(parts[1]) else { return nil }
+        guard parts.count == 2 else { return nil }
+        if let note = controlNotice(parts[0], parts[1]) { return note }
+        guard let n = Int(parts[1]) else { return nil }
         switch parts[0] {
         case "retried": return "Job \(n) was queued again."
         case "cancelled": return "Job \(n) was cancelled."
@@ -207,8 +215,16 @@ extension HTTPServer {
     func queuesPage(_ request: Request) async throws -> Response {
         let store = self.store
         let now = Date()
-        let (counts, oldest) = try await readIO { (try store.jobCounts(), try store.oldestDuePerQueue(now: now)) }
-        let rows = queueRows(counts, onlyWithJobs: false, oldest: oldest, now: now)
+        let (counts, oldest, paused) = try await readIO {
+            (try store.jobCounts(), try store.oldestDuePerQueue(now: now), try store.queuesPaused())
+        }
+        // A paused queue without jobs is listed too, so that it can be resumed here.
+        let withPaused = counts + paused.keys.map { QueueStateCount(queue: $0, state: .queued, count: 0) }
+        let rows = queueRows(withPaused, onlyWithJobs: false, oldest: oldest, now: now).map { row -> [String: Any] in
+            var row = row
+            row["paused"] = paused[row["name"] as? String ?? ""] != nil
+            return row
+        }
         let context: [String: Any] = [
             "stateNames": Self.stateOrder.map(\.rawValue), "queues": rows, "hasQueues": !rows.isEmpty,
         ]
@@ -296,7 +312,7 @@ extension HTTPServer {
 
     func jobsPage(_ request: Request, deadOnly: Bool) async throws -> Response {
         let query = RequestInput.query(request)
-        var params = try Self.parseListQuery(query.filter { ["state", "task", "queue", "offset"].contains($0.key) })
+        var params = try Self.parseListQuery(query.filter { ["state", "task", "queue", "offset", "q"].contains($0.key) })
         if deadOnly { params.state = .dead }
         params.limit = Self.pageSize
         let filter = params
@@ -312,7 +328,7 @@ extension HTTPServer {
         func link(offset: Int) -> String {
             path + RequestInput.queryString([
                 ("state", deadOnly ? nil : filter.state?.rawValue), ("task", filter.task), ("queue", filter.queue),
-                ("offset", offset > 0 ? String(offset) : nil),
+                ("q", filter.search), ("offset", offset > 0 ? String(offset) : nil),
             ])
         }
         let taskNames = Set(names.tasks).union(registry.current.tasks.keys).union(filter.task.map { [$0] } ?? []).sorted()
@@ -327,8 +343,10 @@ extension HTTPServer {
             "stateOptions": JobState.allCases.map { ["value": $0.rawValue, "selected": $0 == filter.state] as [String: Any] },
             "taskOptions": taskNames.map { ["value": $0, "selected": $0 == filter.task] as [String: Any] },
             "queueOptions": queueNames.map { ["value": $0, "selected": $0 == filter.queue] as [String: Any] },
-            "filtered": filter.state != nil || filter.task != nil || filter.queue != nil,
+            "filtered": filter.state != nil || filter.task != nil || filter.queue != nil || filter.search != nil,
+            "search": filter.search ?? "",
         ]
+        if let state = filter.state { context["filterState"] = state.rawValue }
         if filter.offset > 0 { context["prev"] = link(offset: max(0, filter.offset - Self.pageSize)) }
         if filter.offset + jobs.count < total { context["next"] = link(offset: filter.offset + Self.pageSize) }
         if deadOnly {
@@ -377,9 +395,17 @@ extension HTTPServer {
         let store = self.store
         let now = Date()
         let lease = config.lease
-        let processes = try await readIO { try store.processList() }
+        let (processes, requests, owned) = try await readIO { () throws -> ([WorkerProcess], [String: Set<ProcessRequest>], [String: [Int64]]) in
+            let processes = try store.processList()
+            // The jobs each runs now (a seek per process on the running jobs' index).
+            let owned = try Dictionary(uniqueKeysWithValues: processes.map { ($0.id, try store.jobsOwned(worker: $0.id).keys.sorted()) })
+            return (processes, try store.processRequests(), owned)
+        }
         let rows = processes.map { p -> [String: Any] in
             [
+                "running": (owned[p.id] ?? []).map { ["id": $0] as [String: Any] },
+                "quiet": requests[p.id]?.contains(.quiet) ?? false, "stopping": requests[p.id]?.contains(.stop) ?? false,
+                "urlID": RequestInput.encode(p.id),
                 "id": p.id, "host": p.host, "pid": p.pid, "queues": p.queues.isEmpty ? "all" : p.queues.joined(separator: ", "),
                 "startedAt": Dashboard.relative(p.startedAt, now: now), "startedAtFull": Dashboard.clock(p.startedAt),
                 "heartbeatAt": Dashboard.relative(p.heartbeatAt, now: now), "heartbeatAtFull": Dashboard.clock(p.heartbeatAt),

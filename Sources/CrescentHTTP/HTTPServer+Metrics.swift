@@ -43,12 +43,14 @@ extension HTTPServer {
         router.get("/metrics") { _, _ in
             let store = self.store
             let now = Date()
-            let (counts, oldest, processes) = try await self.readIO {
-                (try store.jobCounts(), try store.oldestDuePerQueue(now: now), try store.processList())
+            let (counts, oldest, processes, paused) = try await self.readIO {
+                (try store.jobCounts(), try store.oldestDuePerQueue(now: now), try store.processList(), try store.queuesPaused())
             }
             let queues = self.jobGauges.update(counts, declared: self.config.queues.map(\.name), registry: self.metrics)
             self.jobGauges.updateLatency(oldest, queues: queues, now: now, registry: self.metrics)
             self.jobGauges.updateProcesses(processes, lease: self.config.lease, now: now, registry: self.metrics)
+            self.pausedGauges.update(paused: Set(paused.keys), known: self.config.queues.map(\.name) + counts.map(\.queue),
+                                     registry: self.metrics)
             return Response.text(MetricsText.withHelp(self.metrics.emitToString()),
                                  contentType: "text/plain; version=0.0.4; charset=utf-8")
         }

@@ -31,6 +31,7 @@ public final class HTTPServer: Sendable {
     /// `/healthz` answers 200 when this does not throw.
     let healthCheck: @Sendable () throws -> Void
     let jobGauges = JobGauges()
+    let pausedGauges = PausedGauges()
     private let running = LockedBox<Running?>(nil)
 
     struct Running: Sendable {
@@ -87,6 +88,8 @@ public final class HTTPServer: Sendable {
         router.add(middleware: AuthMiddleware(password: config.httpPassword))
         addAPIRoutes(to: router)
         addOpenAPIRoute(to: router)
+        addControlRoutes(to: router)
+        addBulkRoutes(to: router)
         addOpsRoutes(to: router)
         addDashboardRoutes(to: router)
         errors.routes.set(from: router)

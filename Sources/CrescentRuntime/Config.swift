@@ -29,6 +29,8 @@ public struct Config: Sendable {
     public var memoryLimit: Int = 256 << 20
     public var lease: Double = 10
     public var shutdownTimeout: Double = 30
+    /// `[workers] max_jobs`: at most this many jobs in flight in one process, all queues together.
+    public var maxJobs: Int?
 
     /// In priority order. Always non-empty.
     public var queues: [Queue] = [Queue(name: "default", concurrency: 100)]
@@ -244,7 +246,8 @@ struct ConfigReader {
                         c.lease = try duration(x, k, key)
                         guard c.lease >= 1 else { throw fail(k, section: key, "must be at least 1s") }
                     case "shutdown_timeout": c.shutdownTimeout = try duration(x, k, key)
-                    default: throw unknown(k, key, allowed: ["threads", "memory", "lease", "shutdown_timeout"])
+                    case "max_jobs": c.maxJobs = try int(x, k, key, min: 1, max: 1_000_000)
+                    default: throw unknown(k, key, allowed: ["threads", "memory", "lease", "shutdown_timeout", "max_jobs"])
                     }
                 }
             case "queues":

@@ -10,7 +10,8 @@ import Glibc
 /// The lease of a `run` process, on a thread of its own so that nothing else this process
 /// does (pruning, a long completion) delays it: the heartbeat, the Rescuer (see `LeaseWatch`
 /// for when another process's jobs may be taken), cancel requests for jobs running here,
-/// `crescent stop` requests, and a check that the database file is still the one opened.
+/// `crescent stop` requests (for every process, or this one), `crescent quiet` requests, and a
+/// check that the database file is still the one opened.
 ///
 /// A process that cannot renew its lease stops claiming (`canClaim`). Should it find its row
 /// gone (another process rescued its jobs while it could not write), it aborts the attempts
@@ -42,6 +43,10 @@ public final class Heartbeat: @unchecked Sendable {
     private var fileProblem: String?             // guarded by lock
     private var writeProblem: String?            // guarded by lock
     private var stopping = false                 // guarded by lock
+    /// `crescent quiet --process`: claim nothing new, finish what runs.
+    private var quiet = false                    // guarded by lock
+    /// A stop request was seen and passed on (logged once).
+    private var stopSeen = false                 // heartbeat thread only
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
     private var identity: (dev: UInt64, ino: UInt64)?
@@ -92,11 +97,14 @@ public final class Heartbeat: @unchecked Sendable {
         }
     }
 
-    /// Whether the pipeline may start new attempts: the lease was renewed lately and the
-    /// database file is the one opened.
+    /// Whether the pipeline may start new attempts: the lease was renewed lately, the
+    /// database file is the one opened, and this process was not quieted.
     public var canClaim: Bool {
-        lock.withLock { fileProblem == nil && watch.canClaim(at: Monotonic.now()) }
+        lock.withLock { !quiet && fileProblem == nil && watch.canClaim(at: Monotonic.now()) }
     }
+
+    /// Whether `crescent quiet --process` quieted this process.
+    public var isQuiet: Bool { lock.withLock { quiet } }
 
     /// Why this process is unhealthy (`/healthz` 503), or nil: the database file was removed or
     /// replaced, or the store could not write lately.
@@ -127,6 +135,7 @@ public final class Heartbeat: @unchecked Sendable {
                 checkFile()
                 beat()
                 rescue()
+                expireWaiting()
             }
         }
     }
@@ -135,9 +144,20 @@ public final class Heartbeat: @unchecked Sendable {
         do {
             let cancelled = try store.jobCancelRequested(worker: process.id)
             if !cancelled.isEmpty { cancel(cancelled) }
-            if try store.stopRequested(since: startedAt) {
-                logger.info("stop requested by crescent stop")
-                onStopRequested()
+            let requests = try store.processRequests(id: process.id)
+            if requests.contains(.quiet) && !lock.withLock({ quiet }) {
+                lock.withLock { quiet = true }
+                logger.info("quiet requested by crescent quiet: no new jobs; running ones finish")
+            }
+            if !stopSeen {
+                if try store.stopRequested(since: startedAt) {
+                    stopSeen = true
+                    logger.info("stop requested by crescent stop")
+                } else if requests.contains(.stop) {
+                    stopSeen = true
+                    logger.info("stop requested for this process by crescent stop --process")
+                }
+                if stopSeen { onStopRequested() }
             }
             requestsOutage.succeeded(logger: logger)
         } catch {
@@ -207,6 +227,16 @@ public final class Heartbeat: @unchecked Sendable {
                     "processes": "\(stale.keys.sorted().joined(separator: ","))",
                 ])
             }
+        } catch {
+            rescueOutage.failed(error, logger: logger)
+        }
+    }
+
+    /// Jobs past `expires` that wait behind a full queue expire now, not when claimed.
+    private func expireWaiting() {
+        do {
+            let n = try store.jobExpireWaiting(now: Date())
+            if n > 0 { logger.info("expired jobs that had not started", metadata: ["count": "\(n)"]) }
         } catch {
             rescueOutage.failed(error, logger: logger)
         }

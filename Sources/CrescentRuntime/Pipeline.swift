@@ -72,6 +72,8 @@ public final class Pipeline: @unchecked Sendable {
     let batchLimit = 512
     /// `run --limit`: never start more runs than this in total.
     let maxRuns: Int?
+    /// `[workers] max_jobs`: never more jobs in flight than this across all queues (served in order).
+    let maxJobs: Int?
     /// Tasks whose jobs were claimed while their file was missing; left alone until they return.
     private var missingTasks: Set<String> = []    // guarded by cond
 
@@ -116,8 +118,9 @@ public final class Pipeline: @unchecked Sendable {
 
     public init(store: JobStore, registry: TaskRegistry, workers: [LuaWorker], processID: String,
                 queues: [Config.Queue], restricted: Bool, defaultConcurrency: Int, maxRuns: Int? = nil,
-                pollInterval: Double = 0.1, logger: Logger) {
+                maxJobs: Int? = nil, pollInterval: Double = 0.1, logger: Logger) {
         self.maxRuns = maxRuns
+        self.maxJobs = maxJobs
         self.store = store
         self.registry = registry
         self.workers = workers
@@ -281,7 +284,10 @@ public final class Pipeline: @unchecked Sendable {
             for item in items { if let item { freed[item.queueIndex] += 1 } }
             // `--limit` budget: spent on what is actually claimed, so an empty queue earlier in
             // the order does not hold it back from the queues after it.
-            let budget = maxRuns.map { $0 - started } ?? Int.max
+            var budget = maxRuns.map { $0 - started } ?? Int.max
+            // `max_jobs`: the process-wide cap; claims go in queue order, so the first queue with
+            // due jobs takes the free slots.
+            if let maxJobs { budget = min(budget, maxJobs - queues.reduce(0) { $0 + $1.inFlight } + freed.reduce(0, +)) }
             var wants: [Want] = []
             if claiming && budget > 0 {
                 for (i, q) in queues.enumerated() where q.concurrency > q.inFlight - freed[i] {

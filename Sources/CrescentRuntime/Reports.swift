@@ -62,10 +62,17 @@ public enum Reports {
         for c in try store.jobCounts() {
             queues[c.queue, default: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })][c.state.rawValue] = .int(Int64(c.count))
         }
+        let paused = try store.queuesPaused()
+        for queue in paused.keys where queues[queue] == nil {
+            queues[queue] = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })
+        }
+        let requests = try store.processRequests()
         let registered = try store.processList()
         let processes = registered.map { p -> JSONValue in
             let age = max(0, now.timeIntervalSince(p.heartbeatAt))
             return .object([
+                "quiet": .bool(requests[p.id]?.contains(.quiet) ?? false),
+                "stop_requested": .bool(requests[p.id]?.contains(.stop) ?? false),
                 "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
                 "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
                 "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
@@ -87,6 +94,7 @@ public enum Reports {
         return .object([
             "store": .string(store.storeDescription),
             "queues": .object(queues.mapValues { .object($0) }),
+            "paused_queues": .array(paused.keys.sorted().map(JSONValue.string)),
             "processes": .array(processes),
             "tasks_versions": .array(Set(registered.map(\.tasksVersion)).sorted().map(JSONValue.string)),
             "next_fires": .array(Array(fires)),

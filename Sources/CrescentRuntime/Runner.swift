@@ -31,7 +31,11 @@ public final class Runner: @unchecked Sendable {
     public struct Options: Sendable {
         public var queues: [String]?
         public var limit: Int?
-        public init(queues: [String]? = nil, limit: Int? = nil) { self.queues = queues; self.limit = limit }
+        /// `run --max-jobs`, over `[workers] max_jobs`.
+        public var maxJobs: Int?
+        public init(queues: [String]? = nil, limit: Int? = nil, maxJobs: Int? = nil) {
+            self.queues = queues; self.limit = limit; self.maxJobs = maxJobs
+        }
     }
 
     /// What a running Runner offers to front ends started beside it (the HTTP server).
@@ -120,6 +124,7 @@ public final class Runner: @unchecked Sendable {
 
         let queues: [Config.Queue]
         if let names = options.queues {
+            try checkQueues(names, registry: registry, store: store)
             queues = names.map { name in config.queues.first { $0.name == name } ?? .init(name: name, concurrency: config.defaultConcurrency) }
         } else {
             queues = config.queues
@@ -135,7 +140,7 @@ public final class Runner: @unchecked Sendable {
 
         let pipeline = Pipeline(store: store, registry: registry, workers: workers, processID: processID, queues: queues,
                                 restricted: options.queues != nil, defaultConcurrency: config.defaultConcurrency,
-                                maxRuns: options.limit, logger: logger)
+                                maxRuns: options.limit, maxJobs: options.maxJobs ?? config.maxJobs, logger: logger)
         if let limit = options.limit {
             pipeline.onFinished = { [weak self] total in if total >= limit { self?.requestStop() } }
         }
@@ -193,6 +198,7 @@ public final class Runner: @unchecked Sendable {
         CrescentMetrics.workerCapacity(queues.reduce(0) { $0 + $1.concurrency })
         logger.info("crescent running", metadata: [
             "process": "\(processID)", "threads": .stringConvertible(config.threads), "queues": "\(queues.map(\.name).joined(separator: ","))",
+            "max_jobs": .stringConvertible((options.maxJobs ?? config.maxJobs) ?? 0),
             "store": "\(store.storeDescription)",
         ])
 
@@ -212,6 +218,17 @@ public final class Runner: @unchecked Sendable {
         if let sqlite = store as? SQLiteJobStore, (try? sqlite.processList().isEmpty) == true { sqlite.truncateWAL() }
         logger.info("stopped", metadata: ["runs": .stringConvertible(pipeline.finishedRuns)])
         return 0
+    }
+
+    /// `--queues` names only queues that exist: a typo would otherwise leave a runner idle without a word.
+    private func checkQueues(_ names: [String], registry: TaskRegistry, store: JobStore) throws(CrescentError) {
+        let known: Set<String>
+        do {
+            known = try OperatorActions.knownQueues(config: config, tasks: Array(registry.current.tasks.values), store: store)
+        } catch {
+            throw .failed("cannot read the queues: \(error)")
+        }
+        if let error = OperatorActions.unknownQueues(names, known: known, what: "--queues") { throw error }
     }
 
     private func persist(_ registry: TaskRegistry, _ store: JobStore) {

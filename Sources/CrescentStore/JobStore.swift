@@ -108,6 +108,8 @@ public struct JobListParams: Sendable {
     public var queue: String?
     public var limit: Int
     public var offset: Int
+    /// Jobs whose args or error contain this text (case-insensitive for ASCII letters).
+    public var search: String?
     public init(state: JobState? = nil, task: String? = nil, queue: String? = nil, limit: Int = 50, offset: Int = 0) {
         self.state = state; self.task = task; self.queue = queue; self.limit = limit; self.offset = offset
     }
@@ -209,6 +211,13 @@ public protocol JobStore: Sendable {
     /// dead / cancelled / expired → queued now with attempts reset. Returns ids that moved.
     func jobRetry(ids: [Int64]) throws -> [Int64]
     func jobRetryAllDead() throws -> Int
+    /// Deletes jobs (and their runs) that are not running. Returns the ids deleted.
+    func jobDelete(ids: [Int64]) throws -> [Int64]
+    /// scheduled / retrying → due now (`run_at` = `now`), attempts kept. Returns ids that moved.
+    func jobRunNow(ids: [Int64], now: Date) throws -> [Int64]
+    /// Jobs of any queue that have not started and are past `expires_at` become `expired` (a
+    /// claim does it for its own queue; this reaches jobs waiting behind a full queue). Returns how many.
+    func jobExpireWaiting(now: Date) throws -> Int
     /// scheduled / queued / retrying → cancelled; running → cancel requested (the
     /// owning process aborts it). Returns ids that were cancelled or flagged.
     func jobCancel(ids: [Int64]) throws -> [Int64]
@@ -280,6 +289,19 @@ public protocol JobStore: Sendable {
     /// Asks every run process to stop; they see it through `stopRequested`.
     func stopRequest(now: Date) throws
     func stopRequested(since: Date) throws -> Bool
+
+    // Operator control: persisted, so every process of the database sees it (OperatorControl.swift)
+    /// Pauses (`paused`) or resumes a queue; returns whether its state changed. No claim takes
+    /// a job of a paused queue; running jobs finish.
+    func queueSetPaused(_ queue: String, paused: Bool, now: Date) throws -> Bool
+    /// The paused queues, with when each was paused.
+    func queuesPaused() throws -> [String: Date]
+    /// Records `request` for the registered process `id`; false when no such process is registered.
+    func processRequest(id: String, _ request: ProcessRequest, now: Date) throws -> Bool
+    /// The requests recorded for each registered process (removed with its row at deregistration).
+    func processRequests() throws -> [String: Set<ProcessRequest>]
+    /// The requests recorded for one process (its heartbeat reads them).
+    func processRequests(id: String) throws -> Set<ProcessRequest>
 
     // Maintenance
     /// Deletes up to `limit` finished jobs (and runs) of `state` finished before `before`.

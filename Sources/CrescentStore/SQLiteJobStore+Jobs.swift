@@ -187,8 +187,8 @@ extension SQLiteJobStore {
     }
 
     /// Claims inside the current write transaction: expires the queue's jobs past
-    /// `expires_at`, stages its waiting jobs that are now due (`stage`), then marks up to
-    /// `params.limit` queued jobs `running`, in claim order.
+    /// `expires_at`, stages its waiting jobs that are now due (`stage`), then (unless the queue
+    /// is paused) marks up to `params.limit` queued jobs `running`, in claim order.
     static func claim(_ params: JobClaimParams, db: Database) throws -> [Job] {
         guard params.limit > 0 else { return [] }
         let now = params.now.epoch
@@ -199,6 +199,7 @@ extension SQLiteJobStore {
             """)
         try expire.execute(arguments: [now, params.queue, now])
         try stage(queue: params.queue, now: now, db: db)
+        if try isPaused(params.queue, db: db) { return [] }
 
         // The due jobs in claim order, read first, then marked by the same subquery: inside
         // the write transaction both see the same rows. (An UPDATE … RETURNING costs ~40 %
@@ -311,6 +312,7 @@ extension SQLiteJobStore {
         if let s = params.state { clauses.append("state = ?"); args += [s.rawValue] }
         if let t = params.task { clauses.append("task = ?"); args += [t] }
         if let q = params.queue { clauses.append("queue = ?"); args += [q] }
+        if let text = params.search { clauses.append(Self.searchClause); args += [text, text] }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         args += [max(params.limit, 0), max(params.offset, 0)]
         let sql = "SELECT \(Self.jobColumns) FROM jobs \(whereSQL) ORDER BY id DESC LIMIT ? OFFSET ?"

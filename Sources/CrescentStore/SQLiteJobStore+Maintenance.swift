@@ -93,6 +93,7 @@ extension SQLiteJobStore {
     public func processDeregister(id: String) throws {
         try write { db in
             try db.execute(sql: "DELETE FROM processes WHERE id = ?", arguments: [id])
+            try Self.removeProcessRequests(id, db: db)
         }
     }
 

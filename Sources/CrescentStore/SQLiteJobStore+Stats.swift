@@ -74,6 +74,7 @@ extension SQLiteJobStore {
     /// only the entries it counts; without a state, the sum of those; by task (no index),
     /// from the rows of that state or of the whole table.
     public func jobCount(_ params: JobListParams) throws -> Int {
+        if params.search != nil { return try countRows(params) }
         guard let state = params.state else {
             guard params.task == nil else { return try countRows(params) }
             return try jobCounts().reduce(0) { params.queue == nil || $1.queue == params.queue ? $0 + $1.count : $0 }
@@ -98,6 +99,8 @@ extension SQLiteJobStore {
         var args: StatementArguments = []
         if let t = params.task { clauses.append("task = ?"); args += [t] }
         if let q = params.queue { clauses.append("queue = ?"); args += [q] }
+        if let st = params.state { clauses.append("state = ?"); args += [st.rawValue] }
+        if let text = params.search { clauses.append(Self.searchClause); args += [text, text] }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         return try read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs \(whereSQL)", arguments: args) ?? 0

@@ -15,6 +15,8 @@ struct Crescent: ParsableCommand {
             CancelCommand.self, TasksCommand.self, StatusCommand.self, CheckCommand.self, NextCommand.self,
             ExecCommand.self, StopCommand.self, BenchCommand.self, CopyCommand.self,
             InitCommand.self, TypesCommand.self,
+            PauseCommand.self, ResumeCommand.self, QuietCommand.self,
+            DeleteCommand.self, RunNowCommand.self,
         ]
     )
 }

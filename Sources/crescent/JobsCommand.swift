@@ -10,6 +10,7 @@ struct JobsCommand: CrescentCommand {
     @Option(help: "Only jobs in this state.") var state: String?
     @Option(help: "Only jobs of this task.") var task: String?
     @Option(help: "Only jobs of this queue.") var queue: String?
+    @Option(help: "Only jobs whose args or error contain this text (case-insensitive).") var search: String?
     @Option(help: "At most N jobs.") var limit: Int = 50
     @Flag(help: "One JSON object per line.") var json = false
 
@@ -23,10 +24,13 @@ struct JobsCommand: CrescentCommand {
             jobState = s
         }
         guard limit > 0 else { throw CrescentError.usage("--limit must be at least 1") }
+        if search?.isEmpty == true { throw CrescentError.usage("--search needs a text") }
         let store = try config.openExistingStore()
         let jobs: [Job]
         do {
-            jobs = try store.jobList(JobListParams(state: jobState, task: task, queue: queue, limit: limit))
+            var params = JobListParams(state: jobState, task: task, queue: queue, limit: limit)
+            params.search = search
+            jobs = try store.jobList(params)
         } catch {
             throw CrescentError.failed("cannot list jobs: \(error)")
         }

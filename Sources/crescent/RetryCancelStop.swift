@@ -10,11 +10,23 @@ struct RetryCommand: CrescentCommand {
     @OptionGroup var options: ConfigOption
     @Argument(help: "Job ids.") var ids: [Int64] = []
     @Flag(name: .customLong("all-dead"), help: "Retry every dead job.") var allDead = false
+    @Option(help: "Retry every job in this state (dead, cancelled or expired).") var state: String?
+    @Option(help: "With --state: only jobs of this task.") var task: String?
+    @Option(help: "With --state: only jobs of this queue.") var queue: String?
 
     func execute() throws {
-        if ids.isEmpty == !allDead { throw CrescentError.usage(allDead ? "give job ids or --all-dead, not both" : "give job ids or --all-dead") }
+        let ways = [!ids.isEmpty, allDead, state != nil].filter { $0 }.count
+        if ways != 1 { throw CrescentError.usage(ways == 0 ? "give job ids, --all-dead or --state" : "give only one of job ids, --all-dead, --state") }
+        if state == nil && (task != nil || queue != nil) { throw CrescentError.usage("--task and --queue go with --state") }
+        let filterState = try state.map { s throws(CrescentError) in try OperatorActions.filterState(s, for: "retry") }
         let store = try options.load().openStore()
         do {
+            if let filterState {
+                let matching = try OperatorActions.matchingIDs(JobListParams(state: filterState, task: task, queue: queue), store: store)
+                let moved = try OperatorActions.apply("retry", ids: matching, store: store)
+                Output.line("\(moved.count) jobs queued again" + (moved.count < matching.count ? "; \(matching.count - moved.count) left (their unique key is held by an active job)" : ""))
+                return
+            }
             if allDead {
                 Output.line("\(try store.jobRetryAllDead()) jobs queued again")
                 return
@@ -70,12 +82,18 @@ struct CancelCommand: CrescentCommand {
 }
 
 struct StopCommand: CrescentCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Ask every run process on this database to stop gracefully.")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Ask every run process on this database (or one) to stop gracefully.")
 
     @OptionGroup var options: ConfigOption
+    @Option(name: .customLong("process"), help: "Stop only this process (its id as `crescent status` shows it).") var process: String?
 
     func execute() throws {
         let store = try options.load().openStore()
+        if let process {
+            try OperatorActions.request(.stop, process: process, store: store)
+            Output.line("stop requested; process \(process) will stop gracefully")
+            return
+        }
         do {
             let processes = try store.processList()
             try store.stopRequest(now: Date())

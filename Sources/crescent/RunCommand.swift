@@ -22,6 +22,9 @@ struct RunCommand: CrescentCommand {
     @Flag(name: .customLong("no-http"), help: "Serve no HTTP, whatever [http] says.")
     var noHTTP = false
 
+    @Option(name: .customLong("max-jobs"), help: "At most N jobs in flight in this process, all queues together (over [workers] max_jobs).")
+    var maxJobs: Int?
+
     @Flag(name: .shortAndLong, help: "More logging (-v debug, -vv trace).")
     var verbose: Int
 
@@ -39,6 +42,7 @@ struct RunCommand: CrescentCommand {
             config.httpListen = address
         }
         if let limit, limit < 1 { throw CrescentError.usage("--limit must be at least 1") }
+        if let maxJobs, maxJobs < 1 { throw CrescentError.usage("--max-jobs must be at least 1, not \(maxJobs)") }
         var queueList: [String]?
         if let queues {
             let names = queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -48,7 +52,7 @@ struct RunCommand: CrescentCommand {
         let level = (Logger.Level(configName: config.logLevel) ?? .info).raised(by: verbose)
         LogSetup.bootstrap(format: config.logFormat, level: level)
         let logger = Logger(label: "crescent")
-        let runner = Runner(config: config, options: .init(queues: queueList, limit: limit), logger: logger)
+        let runner = Runner(config: config, options: .init(queues: queueList, limit: limit, maxJobs: maxJobs), logger: logger)
         if config.httpListen != nil {
             let config = config
             runner.frontEnd = { context in

@@ -71,8 +71,11 @@ struct StatusCommand: CrescentCommand {
         Output.line("")
         let shown: [JobState] = [.scheduled, .queued, .running, .retrying, .succeeded, .dead, .cancelled, .expired]
         if case .object(let queues)? = doc["queues"], !queues.isEmpty {
-            Output.table(["QUEUE"] + shown.map { $0.rawValue.uppercased() }, queues.keys.sorted().map { q in
+            var paused: Set<String> = []
+            if case .array(let names)? = doc["paused_queues"] { paused = Set(names.compactMap(\.stringValue)) }
+            Output.table(["QUEUE"] + shown.map { $0.rawValue.uppercased() } + ["PAUSED"], queues.keys.sorted().map { q in
                 [q] + shown.map { st in queues[q]?[st.rawValue].flatMap { $0.intValue }.map(String.init) ?? "0" }
+                    + [paused.contains(q) ? "paused" : ""]
             })
         } else {
             Output.line("no jobs")
@@ -94,7 +97,8 @@ struct StatusCommand: CrescentCommand {
                 if case .array(let a)? = p["queues"] { queues = a.compactMap(\.stringValue).joined(separator: ",") }
                 let lost = p["lost"] == .bool(true)
                     ? "  LOST: no heartbeat for " + DurationText.format((p["heartbeat_age_s"]?.doubleValue ?? 0).rounded()) : ""
-                Output.line("  \(p["id"]?.stringValue ?? "")  host \(p["host"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  tasks \(p["tasks_version"]?.stringValue ?? "")  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost)
+                let asked = (p["stop_requested"] == .bool(true) ? "  STOPPING" : "") + (p["quiet"] == .bool(true) ? "  QUIET" : "")
+                Output.line("  \(p["id"]?.stringValue ?? "")  host \(p["host"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  tasks \(p["tasks_version"]?.stringValue ?? "")  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost + asked)
             }
             if case .array(let versions)? = doc["tasks_versions"], versions.count > 1 {
                 Output.line("  WARNING: processes run \(versions.count) different task versions (\(versions.compactMap(\.stringValue).joined(separator: ", ")))")

@@ -21,6 +21,9 @@ import Glibc
         [[queues]]
         name = "default"
         concurrency = 16
+        [[queues]]
+        name = "other"          # the watching runner's (run --queues other): declared, empty
+        concurrency = 1
         [log]
         format = "json"
         level = "\(level)"

@@ -24,7 +24,10 @@ extension PostgresJobStore {
     /// - `stg`: the due jobs not picked become `queued` (the stager);
     /// - the picked jobs become `running`, attempt + 1, owned by the claimer.
     ///
-    /// $1 queue, $2 now, $3 limit, $4 excluded tasks, $5 worker, $6 stage batch.
+    /// A paused queue (a `control` row named $7) gets nothing picked: its due jobs are staged
+    /// and its expired ones expire, none is claimed.
+    ///
+    /// $1 queue, $2 now, $3 limit, $4 excluded tasks, $5 worker, $6 stage batch, $7 the pause row's name.
     var claimSQL: String {
         """
         WITH exp AS (
@@ -39,9 +42,10 @@ extension PostgresJobStore {
             WHERE queue = $1 AND state IN ('scheduled', 'retrying') AND run_at <= $2::float8
               AND (expires_at IS NULL OR expires_at > $2::float8)
             ORDER BY run_at LIMIT $6::int FOR UPDATE SKIP LOCKED),
+        paused AS MATERIALIZED (SELECT 1 FROM \(s)control WHERE name = $7),
         q AS MATERIALIZED (
             SELECT id, priority, run_at FROM \(s)jobs
-            WHERE queue = $1 AND state = 'queued' AND run_at <= $2::float8
+            WHERE queue = $1 AND state = 'queued' AND run_at <= $2::float8 AND NOT EXISTS (SELECT 1 FROM paused)
               AND (expires_at IS NULL OR expires_at > $2::float8) AND task <> ALL($4::text[])
             ORDER BY priority DESC, run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED),
         pick AS MATERIALIZED (
@@ -49,7 +53,7 @@ extension PostgresJobStore {
                 SELECT id, priority, run_at FROM q
                 UNION ALL
                 SELECT id, priority, run_at FROM due WHERE task <> ALL($4::text[])
-            ) c ORDER BY c.priority DESC, c.run_at, c.id LIMIT $3::int),
+            ) c WHERE NOT EXISTS (SELECT 1 FROM paused) ORDER BY c.priority DESC, c.run_at, c.id LIMIT $3::int),
         stg AS (
             UPDATE \(s)jobs SET state = 'queued' FROM due
             WHERE \(s)jobs.id = due.id AND due.id NOT IN (SELECT id FROM pick))
@@ -66,7 +70,7 @@ extension PostgresJobStore {
         guard params.limit > 0 else { return [] }
         let rows = try conn.query(claimSQL, [params.queue, params.now.epoch, params.limit,
                                              PGArray(params.excludeTasks.map { $0 as String? }), params.worker,
-                                             Self.stageBatch])
+                                             Self.stageBatch, ControlName.pause(params.queue)])
         var jobs: [Job] = []
         jobs.reserveCapacity(rows.count)
         for r in 0..<rows.count {

@@ -144,6 +144,8 @@ extension PostgresJobStore {
     public func processDeregister(id: String) throws {
         try write { conn in
             _ = try conn.query("DELETE FROM \(s)processes WHERE id = $1", [id])
+            let names = ControlName.processNames(id)
+            try conn.query("DELETE FROM \(s)control WHERE name = $1 OR name = $2", [names[0], names[1]])
         }
     }
 

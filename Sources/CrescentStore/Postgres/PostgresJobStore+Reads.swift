@@ -81,6 +81,7 @@ extension PostgresJobStore {
         if let state = params.state { clauses.append(Self.stateCondition(state)) }
         if let t = params.task { args.append(t); clauses.append("task = $\(args.count)") }
         if let q = params.queue { args.append(q); clauses.append("queue = $\(args.count)") }
+        if let text = params.search { args.append(text); clauses.append(Self.searchClause(args.count)) }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         args.append(max(params.limit, 0))
         args.append(max(params.offset, 0))
@@ -125,6 +126,7 @@ extension PostgresJobStore {
     /// the sum of `jobCounts`; by task alone (no index), from the whole table.
     public func jobCount(_ params: JobListParams) throws -> Int {
         if Self.unstorable(params.task, params.queue) { return 0 }
+        if params.search != nil { return try countRows(params) }
         guard let state = params.state else {
             guard params.task == nil else { return try countRows(params) }
             return try jobCounts().reduce(0) { params.queue == nil || $1.queue == params.queue ? $0 + $1.count : $0 }
@@ -156,6 +158,8 @@ extension PostgresJobStore {
         var args: [PGBind?] = []
         if let t = params.task { args.append(t); clauses.append("task = $\(args.count)") }
         if let q = params.queue { args.append(q); clauses.append("queue = $\(args.count)") }
+        if let state = params.state { clauses.append(Self.stateCondition(state)) }
+        if let text = params.search { args.append(text); clauses.append(Self.searchClause(args.count)) }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         return try read { conn in try conn.query("SELECT COUNT(*) FROM \(s)jobs \(whereSQL)", args).int(0, 0) }
     }
