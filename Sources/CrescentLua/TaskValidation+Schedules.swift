@@ -35,7 +35,7 @@ extension TaskValidation {
             crescent_pop(L, 1)
             let key = luaInteger(L, -1)
             if lua_type(L, -1) != LUA_TNUMBER || key == nil || key! < 1 || key! > Int64(count) {
-                let what = luaDescribe(L, -1)
+                let what = describe(L, -1)
                 crescent_pop(L, 1)
                 throw FieldError(message: "field \"schedules\" must be a list (1, 2, …), found the key \(what)")
             }
