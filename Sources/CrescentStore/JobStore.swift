@@ -73,6 +73,9 @@ public struct JobCompletion: Sendable, Equatable {
     public var storeReads: [StoreRead]
     /// The attempt's last `job:progress`, written with the outcome when it applies (any outcome).
     public var progress: JobProgress?
+    /// A success that applies deletes the job (and its runs) in the same transaction (a
+    /// task's `retention = { succeeded = "0s" }`).
+    public var removeOnSuccess = false
 
     public init(jobID: Int64, attempt: Int, worker: String, startedAt: Date? = nil, finishedAt: Date = Date(),
                 outcome: CompletionOutcome, pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = [],

@@ -61,4 +61,29 @@ import Testing
             #expect(try store.jobExpire(now: now, limit: 100) == 0)
         }
     }
+
+    /// A success marked `removeOnSuccess` deletes its job and runs in the completion's
+    /// transaction; a failure of the same kind of job stays.
+    @Test func removeOnSuccessDeletesTheJobAtCompletion() throws {
+        try withStore { store in
+            let gone = try store.jobInsert(job("zero")).id
+            let failed = try store.jobInsert(job("zero", maxAttempts: 1)).id
+            let kept = try store.jobInsert(job("kept")).id
+            let jobs = Dictionary(uniqueKeysWithValues: try store.claimAll(now: t0.addingTimeInterval(1)).map { ($0.id, $0) })
+            func completion(_ id: Int64, _ outcome: CompletionOutcome, remove: Bool) -> JobCompletion {
+                var c = JobCompletion(jobID: id, attempt: jobs[id]!.attempt, worker: "w1", outcome: outcome)
+                c.removeOnSuccess = remove
+                return c
+            }
+            let applied = try store.jobCompleteMany([
+                completion(gone, .succeeded(result: "1"), remove: true),
+                completion(failed, .failed(error: "no", traceback: nil, retryAt: nil), remove: true),
+                completion(kept, .succeeded(result: "2"), remove: false),
+            ])
+            #expect(applied == [true, true, true])
+            #expect(try store.jobGet(id: gone) == nil && store.jobRuns(id: gone).isEmpty)
+            #expect(try store.state(failed) == .dead && store.state(kept) == .succeeded)
+            #expect(try store.jobRuns(id: kept).count == 1)
+        }
+    }
 }
