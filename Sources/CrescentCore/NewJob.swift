@@ -19,6 +19,9 @@ public struct JobInsertParams: Sendable, Equatable {
     public var uniquePeriod: Double?
     /// A job not started by then becomes `expired`.
     public var expiresAt: Date?
+    /// Which of its task's schedules an occurrence belongs to (`TaskSchedule.id`; `""` for
+    /// the task's single `schedule`): occurrences are unique per (task, schedule, instant).
+    public var schedule: String = ""
 
     public init(task: String, queue: String = "default", priority: Int = 0, args: String = "{}", maxAttempts: Int = 5,
                 runAt: Date = Date(), scheduledFor: Date? = nil, uniqueKey: String? = nil,
@@ -89,10 +92,12 @@ public enum SizeLimits {
 extension TaskDefinition {
     /// The insert for a job of this task, with the task's defaults where the caller gives none.
     public func newJob(args: String, queue: String? = nil, priority: Int? = nil, runAt: Date = Date(),
-                       scheduledFor: Date? = nil, uniqueKey: String? = nil) -> JobInsertParams {
-        JobInsertParams(task: name, queue: queue ?? self.queue, priority: priority ?? self.priority, args: args,
-                        maxAttempts: retry.attempts, runAt: runAt, scheduledFor: scheduledFor,
-                        uniqueKey: uniqueKey ?? unique?.key(task: name, args: args),
-                        uniquePeriod: unique?.period, expiresAt: expires.map { runAt.addingTimeInterval($0) })
+                       scheduledFor: Date? = nil, uniqueKey: String? = nil, schedule: String = "") -> JobInsertParams {
+        var p = JobInsertParams(task: name, queue: queue ?? self.queue, priority: priority ?? self.priority, args: args,
+                                maxAttempts: retry.attempts, runAt: runAt, scheduledFor: scheduledFor,
+                                uniqueKey: uniqueKey ?? unique?.key(task: name, args: args),
+                                uniquePeriod: unique?.period, expiresAt: expires.map { runAt.addingTimeInterval($0) })
+        p.schedule = schedule
+        return p
     }
 }

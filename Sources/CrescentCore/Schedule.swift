@@ -156,6 +156,20 @@ public struct Schedule: Sendable, Equatable {
         return out
     }
 
+    /// How many occurrences lie in `(after, through]`, counting at most `limit`: intervals
+    /// by arithmetic, cron lines one by one.
+    public func count(after: Date, through: Date, limit: Int, in timeZone: TimeZone) -> Int {
+        guard through > after, limit > 0 else { return 0 }
+        if case .interval(let ms) = kind {
+            let a = after.timeIntervalSince1970, b = through.timeIntervalSince1970
+            guard a.isFinite, b.isFinite, abs(a) < 1e13, abs(b) < 1e13 else { return 0 }
+            let lo = CronCalendar.floorDiv(Int64((a * 1000).rounded(.down)), ms)
+            let hi = CronCalendar.floorDiv(Int64((b * 1000).rounded(.down)), ms)
+            return Int(Swift.min(Int64(limit), Swift.max(0, hi - lo)))
+        }
+        return occurrences(after: after, through: through, limit: limit, in: timeZone).count
+    }
+
     /// The next `count` occurrences after `date`, oldest first (fewer if the schedule ends).
     public func occurrences(after date: Date, count: Int, in timeZone: TimeZone) -> [Date] {
         var out: [Date] = []

@@ -13,6 +13,18 @@ extension TaskDefinition {
             ]),
         ]
         if let scheduleText { o["schedule"] = .string(scheduleText) }
+        if scheduleArgs != "{}" { o["args"] = .string(scheduleArgs) }
+        if !schedules.isEmpty {
+            o["schedules"] = .array(schedules.map { .object(["id": .string($0.id), "schedule": .string($0.text), "args": .string($0.args)]) })
+        }
+        if !enabled { o["enabled"] = .bool(false) }
+        if !retention.isEmpty {
+            var r: [String: JSONValue] = [:]
+            for name in TaskRetention.states {
+                if let state = JobState(rawValue: name), let v = retention.seconds(for: state) { r[name] = .double(v) }
+            }
+            o["retention"] = .object(r)
+        }
         if let expires { o["expires"] = .double(expires) }
         if let unique {
             let by: String
@@ -35,6 +47,19 @@ extension TaskDefinition {
         if let text = json["schedule"]?.stringValue {
             scheduleText = text
             schedule = try? Schedule.parse(text)
+        }
+        scheduleArgs = json["args"]?.stringValue ?? scheduleArgs
+        if case .array(let entries)? = json["schedules"] {
+            schedules = entries.compactMap { e in
+                guard let id = e["id"]?.stringValue, let text = e["schedule"]?.stringValue,
+                      let parsed = try? Schedule.parse(text) else { return nil }
+                return TaskSchedule(id: id, schedule: parsed, text: text, args: e["args"]?.stringValue ?? "{}")
+            }
+        }
+        if json["enabled"] == .bool(false) { enabled = false }
+        if let r = json["retention"] {
+            retention = TaskRetention(succeeded: r["succeeded"]?.doubleValue, dead: r["dead"]?.doubleValue,
+                                      cancelled: r["cancelled"]?.doubleValue, expired: r["expired"]?.doubleValue)
         }
         timezone = json["timezone"]?.stringValue.flatMap(TimeZone.init(identifier:)) ?? timezone
         missed = json["missed"]?.stringValue.flatMap(MissedPolicy.init(rawValue:)) ?? missed

@@ -41,6 +41,50 @@ public struct UniquePolicy: Sendable, Equatable {
     }
 }
 
+/// One schedule of a task: the `schedule` field (id `""`) or an entry of `schedules`.
+public struct TaskSchedule: Sendable, Equatable {
+    /// Keeps this schedule's occurrences and last fired time apart from the task's other
+    /// schedules: `""` for `schedule`, the entry's `name` or else its position (`"1"`, `"2"`, …)
+    /// for `schedules`.
+    public var id: String
+    public var schedule: Schedule
+    /// As written, for display.
+    public var text: String
+    /// The args its jobs get (canonical JSON text).
+    public var args: String
+
+    public init(id: String, schedule: Schedule, text: String, args: String = "{}") {
+        self.id = id; self.schedule = schedule; self.text = text; self.args = args
+    }
+
+    /// `hourly` / `#2` / `` for display next to the task's name.
+    public var label: String { id.isEmpty ? "" : (Int(id) != nil ? "#" + id : id) }
+}
+
+/// Per-task retention (`retention = { succeeded = "0s", dead = "7d" }`): seconds a finished
+/// job is kept, by state; nil keeps `[retention]`'s.
+public struct TaskRetention: Sendable, Equatable {
+    public var succeeded: Double?
+    public var dead: Double?
+    public var cancelled: Double?
+    public var expired: Double?
+    public init(succeeded: Double? = nil, dead: Double? = nil, cancelled: Double? = nil, expired: Double? = nil) {
+        self.succeeded = succeeded; self.dead = dead; self.cancelled = cancelled; self.expired = expired
+    }
+    public static let states = ["succeeded", "dead", "cancelled", "expired"]
+
+    public func seconds(for state: JobState) -> Double? {
+        switch state {
+        case .succeeded: return succeeded
+        case .dead: return dead
+        case .cancelled: return cancelled
+        case .expired: return expired
+        default: return nil
+        }
+    }
+    public var isEmpty: Bool { succeeded == nil && dead == nil && cancelled == nil && expired == nil }
+}
+
 /// A task's validated settings: everything in its file but the handler (SPEC §2).
 public struct TaskDefinition: Sendable, Equatable {
     /// `mail/digest` for `tasks/mail/digest.lua`, unless the file sets `name`.
@@ -52,6 +96,14 @@ public struct TaskDefinition: Sendable, Equatable {
     public var schedule: Schedule?
     /// The schedule as written, for display.
     public var scheduleText: String?
+    /// The args of the `schedule` field's jobs (`args = {…}`), canonical JSON text.
+    public var scheduleArgs: String = "{}"
+    /// The entries of `schedules` (empty when the task uses `schedule` or none).
+    public var schedules: [TaskSchedule] = []
+    /// `enabled = false`: no schedule fires (jobs can still be enqueued by hand).
+    public var enabled: Bool = true
+    /// `retention = {…}`: overrides `[retention]` for this task's finished jobs.
+    public var retention = TaskRetention()
     public var timezone: TimeZone = TimeZone(identifier: "UTC")!
     public var missed: MissedPolicy = .once
     public var unique: UniquePolicy?
@@ -70,8 +122,23 @@ public struct TaskDefinition: Sendable, Equatable {
         a.name == b.name && a.file == b.file && a.queue == b.queue && a.priority == b.priority
             && a.scheduleText == b.scheduleText && a.timezone.identifier == b.timezone.identifier
             && a.missed == b.missed && a.unique == b.unique && a.ttl == b.ttl && a.expires == b.expires
-            && a.retry == b.retry
+            && a.retry == b.retry && a.scheduleArgs == b.scheduleArgs && a.schedules == b.schedules
+            && a.enabled == b.enabled && a.retention == b.retention
     }
+
+    /// Every schedule of the task, enabled or not: `schedule` (id `""`) or `schedules`.
+    public var allSchedules: [TaskSchedule] {
+        if let schedule, schedules.isEmpty {
+            return [TaskSchedule(id: "", schedule: schedule, text: scheduleText ?? schedule.text, args: scheduleArgs)]
+        }
+        return schedules
+    }
+
+    /// The schedules that fire: none when `enabled = false`.
+    public var activeSchedules: [TaskSchedule] { enabled ? allSchedules : [] }
+
+    /// Whether the task has any schedule (fired or disabled).
+    public var isScheduled: Bool { !allSchedules.isEmpty }
 }
 
 /// A task file that did not load, with the reason (`file:line: message`).

@@ -103,13 +103,17 @@ enum DashboardTemplates {
         {{/hasErrors}}
         {{#hasTasks}}
         <table>
-        <thead><tr><th>Task</th><th>Queue</th><th>Schedule</th><th>Next fire</th><th>Unique</th><th>TTL</th><th>Retry</th></tr></thead>
+        <thead><tr><th>Task</th><th>Queue</th><th>Schedules</th><th>Unique</th><th>TTL</th><th>Retry</th></tr></thead>
         <tbody>
         {{#tasks}}<tr>
-        <td><a href="/jobs?task={{urlName}}"><strong>{{name}}</strong></a><div class="muted small">{{file}}</div>{{#broken}}<div class="last-good"><span class="badge s-retrying">last good version</span> <span class="small">its file fails to load now: {{broken}}</span></div>{{/broken}}</td>
+        <td><a href="/jobs?task={{urlName}}"><strong>{{name}}</strong></a><div class="muted small">{{file}}</div>{{#broken}}<div class="last-good"><span class="badge s-retrying">last good version</span> <span class="small">its file fails to load now: {{broken}}</span></div>{{/broken}}{{^hasSchedules}}<form method="post" action="/tasks/run" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><input type="hidden" name="task" value="{{name}}"><button type="submit">Run now</button></form>{{/hasSchedules}}</td>
         <td><a href="/jobs?queue={{urlQueue}}">{{queue}}</a>{{#showPriority}} <span class="muted small">prio {{priority}}</span>{{/showPriority}}</td>
-        <td>{{#schedule}}<code>{{schedule}}</code><div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div><form method="post" action="/tasks/run-now" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="task" value="{{name}}"><button type="submit">Run now</button></form>{{/schedule}}{{^schedule}}<span class="muted">—</span>{{/schedule}}</td>
-        <td>{{#nextFire}}<span title="{{nextFireAt}}">{{nextFire}}</span>{{/nextFire}}{{^nextFire}}<span class="muted">—</span>{{/nextFire}}</td>
+        <td>{{#hasSchedules}}{{#disabled}}<div><strong>disabled</strong> <span class="muted small">(enabled = false)</span></div>{{/disabled}}<div class="muted small">{{#timezone}}{{timezone}} · {{/timezone}}missed: {{missed}}</div>{{/hasSchedules}}
+        {{#schedules}}<div class="schedule">{{#label}}<strong>{{label}}</strong> {{/label}}<code>{{text}}</code>{{#args}} <code class="small">{{args}}</code>{{/args}}
+        <div class="muted small">last fired {{#lastFired}}<span title="{{lastFiredAt}}">{{lastFired}}</span>{{/lastFired}}{{^lastFired}}never{{/lastFired}} · next {{#nextFire}}<span title="{{nextFireAt}}">{{nextFire}}</span>{{/nextFire}}{{^nextFire}}—{{/nextFire}}</div>
+        {{#overdue}}<div class="small"><strong>{{overdue}}</strong></div>{{/overdue}}{{#catchUp}}<div class="small" title="caught up {{catchUpAt}}">missed: {{catchUp}}</div>{{/catchUp}}
+        <form method="post" action="/tasks/run" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><input type="hidden" name="task" value="{{name}}"><input type="hidden" name="schedule" value="{{id}}"><button type="submit">Run now</button></form></div>{{/schedules}}
+        {{^hasSchedules}}<span class="muted">—</span>{{/hasSchedules}}</td>
         <td>{{#unique}}{{unique}}{{/unique}}{{^unique}}<span class="muted">—</span>{{/unique}}</td>
         <td>{{ttl}}{{#expires}}<div class="muted small">expires {{expires}}</div>{{/expires}}</td>
         <td>{{retry}}</td>

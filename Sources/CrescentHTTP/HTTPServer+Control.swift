@@ -31,17 +31,6 @@ extension HTTPServer {
                 }
             }
         }
-        // A scheduled task's "run now": one job of it, due now (as `crescent enqueue TASK`).
-        router.post("/tasks/run-now") { request, _ in
-            try await self.formAction(request, fallback: "/tasks", withBody: { body in
-                let task = RequestInput.form(body)["task"] ?? ""
-                guard !task.isEmpty else { throw HTTPFailure.badRequest("the form names no task") }
-                let enqueuer = self.enqueuer
-                let result = try await self.io { try enqueuer.enqueue(Enqueuer.Request(task: task)) }
-                if !result.duplicate { self.onEnqueued() }
-                return "task-enqueued:\(result.id)"
-            })
-        }
         for processRequest in ProcessRequest.allCases {
             router.post("/api/processes/{id}/\(processRequest.rawValue)") { request, context in
                 let id = try Self.pathName(context, "id", what: "process id")
@@ -91,7 +80,6 @@ extension HTTPServer {
         case "resumed": return "Queue \(name) was resumed."
         case "quieted": return "Process \(name) was asked to claim nothing new; its running jobs finish."
         case "stop-requested": return "Process \(name) was asked to stop gracefully."
-        case "task-enqueued": return "Job \(name) was enqueued, due now."
         case "bulk-retry", "bulk-delete", "bulk-cancel", "bulk-run-now":
             return "\(kind.dropFirst(5)): \(name) job\(name == "1" ? "" : "s") done."
         default: return nil

@@ -42,6 +42,7 @@ extension HTTPServer {
                 return job.state == .running ? "cancel-requested:\(id)" : "cancelled:\(id)"
             }
         }
+        router.post("/tasks/run") { request, _ in try await self.runTaskNow(request) }
         router.post("/dead/retry-all") { request, _ in
             try await self.formAction(request, fallback: "/dead") {
                 let store = self.store
@@ -57,14 +58,17 @@ extension HTTPServer {
     /// Checks the form carries this process's CSRF token (the cross-site headers were checked
     /// by `SameOriginMiddleware`), runs `action`, and redirects (303) to the form's `back` path
     /// (or `fallback`) with a short note of what happened.
-    func formAction(_ request: Request, fallback: String, _ action: () async throws -> String) async throws -> Response {
-        try await formAction(request, fallback: fallback, withBody: { _ in try await action() })
+    func formAction(_ request: Request, form given: [String: String]? = nil, fallback: String,
+                    _ action: () async throws -> String) async throws -> Response {
+        try await formAction(request, form: given, fallback: fallback, withBody: { _ in try await action() })
     }
 
-    /// As `formAction`, handing `action` the form's raw body (read once).
-    func formAction(_ request: Request, fallback: String, withBody action: (String) async throws -> String) async throws -> Response {
-        let body = try await RequestInput.body(request)
-        let form = RequestInput.form(body)
+    /// As `formAction`, handing `action` the form's raw body (read once; empty when the
+    /// caller read the form itself and passes it as `given`).
+    func formAction(_ request: Request, form given: [String: String]? = nil, fallback: String,
+                    withBody action: (String) async throws -> String) async throws -> Response {
+        let body = given == nil ? try await RequestInput.body(request) : ""
+        let form = given ?? RequestInput.form(body)
         guard let token = form["csrf"], constantTimeEqual(Array(token.utf8), Array(csrfToken.utf8)) else {
             throw HTTPFailure.forbidden("this form has no valid CSRF token (was the page opened before the server restarted?); reload the page and try again")
         }
@@ -115,6 +119,8 @@ extension HTTPServer {
         case "retried": return "Job \(n) was queued again."
         case "cancelled": return "Job \(n) was cancelled."
         case "cancel-requested": return "Job \(n) is running; its process was asked to abort it."
+        case "enqueued": return "Job \(n) was enqueued."
+        case "duplicate": return "Job \(n) already holds this task's unique key; nothing was enqueued."
         case "retried-all": return n == 1 ? "1 dead job was queued again." : "\(n) dead jobs were queued again."
         default: return nil
         }
@@ -235,9 +241,12 @@ extension HTTPServer {
         let (store, registry) = (self.store, self.registry)
         let now = Date()
         let snap = registry.current
-        let fires = try await readIO { () -> [String: Date] in
-            var out: [String: Date] = [:]
-            for def in snap.sortedTasks { out[def.name] = Reports.nextFire(def, store: store, now: now) }
+        let views = try await readIO { () -> [String: [Reports.ScheduleView]] in
+            let states = try store.scheduleStates()
+            var out: [String: [Reports.ScheduleView]] = [:]
+            for def in snap.sortedTasks {
+                out[def.name] = def.allSchedules.map { Reports.scheduleView(def, $0, store: store, now: now, states: states) }
+            }
             return out
         }
         let tasks = snap.sortedTasks.map { def -> [String: Any] in
@@ -250,15 +259,23 @@ extension HTTPServer {
                 "ttl": DurationText.format(def.ttl),
                 "retry": r.attempts <= 1 ? "no retries"
                     : "\(r.attempts) attempts, \(r.backoff.rawValue) from \(DurationText.format(r.delay)) (max \(DurationText.format(r.maxDelay)))",
+                "disabled": !def.enabled,
             ]
-            if let s = def.scheduleText { row["schedule"] = s }
-            if def.schedule?.usesTimeZone == true {
+            let schedules = (views[def.name] ?? []).map { v -> [String: Any] in
+                var s: [String: Any] = ["id": v.schedule.id, "text": v.schedule.text]
+                if !v.schedule.label.isEmpty { s["label"] = v.schedule.label }
+                if v.schedule.args != "{}" { s["args"] = v.schedule.args }
+                if let at = v.lastFired { s["lastFired"] = Dashboard.relative(at, now: now); s["lastFiredAt"] = Dashboard.clock(at) }
+                if let at = v.nextFire { s["nextFire"] = Dashboard.relative(at, now: now); s["nextFireAt"] = Dashboard.clock(at) }
+                if v.overdue > 0 { s["overdue"] = "\(v.overdue) due while no runner was up" }
+                if let c = v.catchUp { s["catchUp"] = Reports.ScheduleView.summary(c); s["catchUpAt"] = Dashboard.clock(c.through) }
+                return s
+            }
+            row["schedules"] = schedules
+            row["hasSchedules"] = !schedules.isEmpty
+            if def.allSchedules.contains(where: { $0.schedule.usesTimeZone }) {
                 let zone = def.timezone.identifier
                 row["timezone"] = zone == "GMT" ? "UTC" : zone
-            }
-            if let at = fires[def.name] {
-                row["nextFire"] = Dashboard.relative(at, now: now)
-                row["nextFireAt"] = Dashboard.clock(at)
             }
             if let u = def.unique { row["unique"] = u.description }
             if let e = def.expires { row["expires"] = DurationText.format(e) }

@@ -91,5 +91,9 @@ extension OpenAPI {
             "all": {"type": "string", "description": "yes: every job in `state` (needs `confirm_state`)."},
             "state": {"type": "string"}, "confirm_state": {"type": "string", "description": "The state's name, typed."}
             """#),
+        controlForm("/tasks/run", "runTaskForm", "Run a task now, with one of its schedules' args (tasks page button)", fields: #"""
+            "task": {"type": "string", "description": "The task's name."},
+            "schedule": {"type": "string", "description": "A schedule's id: its args are the job's (none: `{}`)."}
+            """#, notFound: "No loaded task of that name, or no schedule of that id."),
     ]
 }

@@ -3,7 +3,7 @@ import CrescentCore
 /// Every route of the server, as the OpenAPI document lists it. One entry per route: a route
 /// the router has and this table lacks (or the other way round) fails `OpenAPITests`.
 extension OpenAPI {
-    static let operations: [APIOperation] = apiOperations + dashboardOperations + opsOperations
+    static let operations: [APIOperation] = apiOperations + dashboardOperations + opsOperations + controlOperations
 
     // MARK: JSON API
 

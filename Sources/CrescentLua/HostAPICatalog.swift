@@ -131,12 +131,16 @@ public enum HostAPICatalog {
         Value("queue?", "string", "The queue its jobs go to (default \"default\")."),
         Value("priority?", "integer", "Higher runs first within a queue (default 0)."),
         Value("schedule?", "string", "A cron expression, \"every 5m\", or a one-time \"at\" time."),
+        Value("args?", "table", "Args of the scheduled jobs (default {})."),
+        Value("schedules?", "crescent.ScheduleEntry[]", "Several schedules, each with its own args."),
+        Value("enabled?", "boolean", "false stops the schedule(s); jobs can still be enqueued (default true)."),
         Value("timezone?", "string", "IANA zone for cron schedules (default \"UTC\")."),
         Value("missed?", "\"skip\"|\"once\"|\"all\"", "What to do with occurrences missed while no runner was up."),
         Value("unique?", "boolean|\"task\"|\"args\"|crescent.Unique", "Refuse a second job while one is active."),
         Value("ttl?", duration, "Longest time one attempt may take (default \"30m\")."),
         Value("expires?", duration, "Give up on a job not started this long after it was due."),
         Value("retry?", "crescent.Retry", "How failed attempts are retried."),
+        Value("retention?", "crescent.Retention", "How long finished jobs are kept, per state (overrides [retention])."),
     ]
 
     /// Option tables and result shapes the functions above name.
@@ -174,6 +178,20 @@ public enum HostAPICatalog {
         ("crescent.Unique", "The unique table of a task.", [
             Value("by?", "\"task\"|\"args\"|fun(args: table): any", "What makes two jobs the same."),
             Value("period?", duration, "Also refuse for this long after one finished."),
+        ]),
+        ("crescent.ScheduleEntry", "One entry of a task's schedules: one of cron, every, at or schedule.", [
+            Value("cron?", "string", "A cron line or macro."),
+            Value("every?", "string", "An interval, e.g. \"5m\"."),
+            Value("at?", "string", "A one-time instant."),
+            Value("schedule?", "string", "Any schedule string."),
+            Value("args?", "table", "Args of its jobs (default: the task's args)."),
+            Value("name?", "string", "Its id (default: its position)."),
+        ]),
+        ("crescent.Retention", "The retention table of a task.", [
+            Value("succeeded?", duration, "Keep succeeded jobs this long (\"0s\": remove at once)."),
+            Value("dead?", duration, "Keep dead jobs this long."),
+            Value("cancelled?", duration, "Keep cancelled jobs this long."),
+            Value("expired?", duration, "Keep expired jobs this long."),
         ]),
         ("crescent.Snooze", "What job:snooze returns.", []),
         ("crescent.Discard", "What job:discard returns.", []),

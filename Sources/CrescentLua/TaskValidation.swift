@@ -5,8 +5,8 @@ import Foundation
 
 /// Validates the table a task file returned into a `TaskDefinition` (SPEC §2).
 enum TaskValidation {
-    static let fields = ["name", "queue", "priority", "schedule", "timezone", "missed", "unique", "ttl",
-                         "expires", "retry", "handler"]
+    static let fields = ["name", "queue", "priority", "schedule", "args", "schedules", "enabled", "timezone", "missed",
+                         "unique", "ttl", "expires", "retry", "retention", "handler"]
     static let retryKeys = ["attempts", "backoff", "delay", "max_delay", "jitter"]
     static let uniqueKeys = ["by", "period"]
 
@@ -97,6 +97,25 @@ enum TaskValidation {
                 throw FieldError(message: "field \"schedule\": \(error.message)")
             }
         }
+        try field(L, t, "args") { i throws(FieldError) in def.scheduleArgs = try args(L, i, "field \"args\"") }
+        try field(L, t, "schedules") { i throws(FieldError) in
+            guard def.schedule == nil else {
+                throw FieldError(message: "fields \"schedule\" and \"schedules\" cannot both be set (put the schedule into the list)")
+            }
+            def.schedules = try schedules(L, i, defaultArgs: def.scheduleArgs)
+        }
+        if luaGetField(L, t, "args") != LUA_TNIL && def.schedule == nil && def.schedules.isEmpty {
+            crescent_pop(L, 1)
+            throw FieldError(message: "field \"args\" gives a schedule's args: it needs \"schedule\" (or \"schedules\") beside it")
+        }
+        crescent_pop(L, 1)
+        try field(L, t, "enabled") { i throws(FieldError) in
+            guard lua_type(L, i) == LUA_TBOOLEAN else {
+                throw FieldError(message: "field \"enabled\" must be true or false, not \(describe(L, i))")
+            }
+            def.enabled = lua_toboolean(L, i) != 0
+        }
+        try field(L, t, "retention") { i throws(FieldError) in def.retention = try retention(L, i) }
         try field(L, t, "missed") { i throws(FieldError) in
             let text = try nonEmptyString(L, i, "missed")
             guard let m = MissedPolicy(rawValue: text) else {
@@ -122,7 +141,7 @@ enum TaskValidation {
     }
 
     /// Calls `body` with the field's value on the stack when it is present (not nil).
-    private static func field(_ L: LuaState, _ t: Int32, _ name: String,
+    static func field(_ L: LuaState, _ t: Int32, _ name: String,
                               _ body: (Int32) throws(FieldError) -> Void) throws(FieldError) {
         let type = luaGetField(L, t, name)
         defer { crescent_pop(L, 1) }
@@ -138,7 +157,7 @@ enum TaskValidation {
         }
     }
 
-    private static func nonEmptyString(_ L: LuaState, _ i: Int32, _ name: String) throws(FieldError) -> String {
+    static func nonEmptyString(_ L: LuaState, _ i: Int32, _ name: String) throws(FieldError) -> String {
         guard let s = luaString(L, i) else {
             throw FieldError(message: "field \"\(name)\" must be a string, not \(describe(L, i))")
         }

@@ -20,10 +20,12 @@ extension Pipeline {
         case .discarded(let reason): outcome = .discarded(reason: reason)
         case .aborted(let reason): outcome = .aborted(error: reason, retryAt: reason == "cancelled" ? nil : retryAt)
         }
-        return JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, startedAt: item.startedAt, finishedAt: now,
-                             outcome: outcome,
-                             pushes: result.pushes, storeWrites: result.storeWrites, storeReads: result.storeReads,
-                             progress: result.progress)
+        var completion = JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, startedAt: item.startedAt,
+                                       finishedAt: now, outcome: outcome,
+                                       pushes: result.pushes, storeWrites: result.storeWrites, storeReads: result.storeReads,
+                                       progress: result.progress)
+        if outcome.isSuccess, registry.task(named: item.task)?.retention.succeeded == 0 { completion.removeOnSuccess = true }
+        return completion
     }
 
     func log(_ completion: JobCompletion, applied: Bool, item: InFlight) {

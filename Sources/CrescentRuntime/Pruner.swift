@@ -21,6 +21,13 @@ public final class Pruner: @unchecked Sendable {
         /// The pause after a batch while the pipeline is idle.
         public var idlePause: Double = 0.002
 
+        /// Seconds between the quick passes: jobs past `expires` that wait (behind a full
+        /// queue, say) become `expired`, and succeeded jobs of tasks whose retention is `"0s"`
+        /// go.
+        public var quickEvery: Double = 1
+        /// Each task's `retention` (only those that set one), read at every pass.
+        public var taskRetention: @Sendable () -> [String: TaskRetention] = { [:] }
+
         public init(retentionSucceeded: Double, retentionDead: Double) {
             self.retentionSucceeded = retentionSucceeded
             self.retentionDead = retentionDead
@@ -73,15 +80,49 @@ public final class Pruner: @unchecked Sendable {
     private func loop() {
         // The first pass a moment after start: the pipeline's first claims go first.
         guard pause(0.25) else { return }
+        var lastFull: Double = -.infinity
         while true {
-            prune(now: Date())
-            guard pause(settings.every) else { return }
+            let now = Date()
+            let tick = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+            quick(now: now)
+            if tick - lastFull >= settings.every {
+                lastFull = tick
+                prune(now: now)
+            }
+            guard pause(settings.quickEvery) else { return }
+        }
+    }
+
+    /// Expires waiting jobs past their `expires_at`, and removes the succeeded jobs of tasks
+    /// with `retention = { succeeded = "0s" }` (Kue's removeOnComplete), a batch each.
+    private func quick(now: Date) {
+        do {
+            let expired = try store.jobExpire(now: now, limit: settings.batch * 5)
+            if expired > 0 { logger.info("expired waiting jobs", metadata: ["count": "\(expired)"]) }
+            let immediate = settings.taskRetention().filter { $0.value.succeeded == 0 }.keys.sorted()
+            if !immediate.isEmpty {
+                _ = try store.jobPrune(state: .succeeded, before: now.addingTimeInterval(1), limit: settings.batch * 5,
+                                       tasks: immediate, excluding: [])
+            }
+            outage.succeeded(logger: logger)
+        } catch {
+            outage.failed(error, logger: logger, consequence: "trying again on the next pass", metadata: [:])
         }
     }
 
     private func prune(now: Date) {
+        let overrides = settings.taskRetention()
+        var passes: [(JobState, Double, [String]?, [String])] = []
         for (state, age) in [(JobState.succeeded, settings.retentionSucceeded), (.dead, settings.retentionDead),
                              (.cancelled, settings.retentionDead), (.expired, settings.retentionDead)] {
+            let own = overrides.filter { $0.value.seconds(for: state) != nil }
+            passes.append((state, age, nil, own.keys.sorted()))
+            // Tasks with their own retention for this state, grouped by it.
+            for (taskAge, tasks) in Dictionary(grouping: own.keys.sorted(), by: { own[$0]!.seconds(for: state)! }) {
+                passes.append((state, taskAge, tasks, []))
+            }
+        }
+        for (state, age, tasks, excluding) in passes {
             var total = 0
             var failed = false
             var stopped = false
@@ -89,7 +130,8 @@ public final class Pruner: @unchecked Sendable {
                 let began = DispatchTime.now().uptimeNanoseconds
                 let n: Int
                 do {
-                    n = try store.jobPrune(state: state, before: now.addingTimeInterval(-age), limit: settings.batch)
+                    n = try store.jobPrune(state: state, before: now.addingTimeInterval(-age), limit: settings.batch,
+                                           tasks: tasks, excluding: excluding)
                 } catch {
                     outage.failed(error, logger: logger, consequence: "trying again on the next pass", metadata: ["state": "\(state.rawValue)"])
                     failed = true

@@ -5,27 +5,94 @@ import Foundation
 /// The documents behind `status --json` / `GET /api/stats` and `tasks --json` / `GET /api/tasks`,
 /// built in one place so the CLI, the API and the dashboard agree.
 public enum Reports {
-    /// The next fire of a task's schedule after now (or after its last fire, if later).
-    public static func nextFire(_ def: TaskDefinition, store: JobStore, now: Date = Date()) -> Date? {
-        guard let schedule = def.schedule else { return nil }
-        let last = (try? store.scheduleLastFired(task: def.name)) ?? nil
-        return schedule.next(after: max(now, last ?? now), in: def.timezone)
+    /// The next fire of a task's schedules after now (or after their last fires, if later);
+    /// nil when it has none or they are disabled.
+    public static func nextFire(_ def: TaskDefinition, store: JobStore, now: Date = Date(), states: [ScheduleState]? = nil) -> Date? {
+        def.activeSchedules.compactMap { scheduleView(def, $0, store: store, now: now, states: states).nextFire }.min()
     }
 
-    public static func taskJSON(_ def: TaskDefinition, store: JobStore, now: Date = Date()) -> JSONValue {
+    /// What `tasks`, `/api/tasks` and the dashboard show of one schedule.
+    public struct ScheduleView: Sendable {
+        public var schedule: TaskSchedule
+        public var lastFired: Date?
+        public var nextFire: Date?
+        /// Occurrences due more than the scheduler's grace ago that no runner has fired yet
+        /// (they are being missed now: no runner is up).
+        public var overdue: Int
+        public var catchUp: ScheduleCatchUp?
+
+        /// "3 missed, 1 run (missed = once)".
+        public static func summary(_ c: ScheduleCatchUp) -> String {
+            let n = c.missed >= Scheduler.missedCountLimit ? "\(c.missed)+" : "\(c.missed)"
+            return "\(n) missed, \(c.run) run (missed = \(c.policy))"
+        }
+    }
+
+    public static func scheduleView(_ def: TaskDefinition, _ sched: TaskSchedule, store: JobStore, now: Date = Date(),
+                                    states: [ScheduleState]? = nil) -> ScheduleView {
+        let state: ScheduleState?
+        if let states {
+            state = states.first { $0.task == def.name && $0.schedule == sched.id }
+        } else {
+            state = ((try? store.scheduleLastFired(task: def.name, schedule: sched.id)) ?? nil)
+                .map { ScheduleState(task: def.name, schedule: sched.id, lastFired: $0) }
+        }
+        let last = state?.lastFired
+        let next = def.enabled ? sched.schedule.next(after: max(now, last ?? now), in: def.timezone) : nil
+        var overdue = 0
+        if def.enabled, let last {
+            overdue = sched.schedule.count(after: last, through: now.addingTimeInterval(-30), limit: Scheduler.missedCountLimit,
+                                           in: def.timezone)
+        }
+        return ScheduleView(schedule: sched, lastFired: last, nextFire: next, overdue: overdue, catchUp: state?.catchUp)
+    }
+
+    static func scheduleJSON(_ v: ScheduleView, policy: MissedPolicy) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(v.schedule.id),
+            "schedule": .string(v.schedule.text),
+            "args": (try? JSONValue.decode(v.schedule.args)) ?? .object([:]),
+            "last_fired": v.lastFired.map { .string(TimeText.format($0)) } ?? .null,
+            "next_fire": v.nextFire.map { .string(TimeText.format($0)) } ?? .null,
+            "overdue": .int(Int64(v.overdue)),
+            "last_catch_up": .null,
+        ]
+        if let c = v.catchUp {
+            o["last_catch_up"] = .object([
+                "missed": .int(Int64(c.missed)), "run": .int(Int64(c.run)), "policy": .string(c.policy),
+                "from": .string(TimeText.format(c.from)), "through": .string(TimeText.format(c.through)),
+                "summary": .string(ScheduleView.summary(c)),
+            ])
+        }
+        if v.overdue > 0 {
+            o["overdue_summary"] = .string("\(v.overdue >= Scheduler.missedCountLimit ? "\(v.overdue)+" : "\(v.overdue)") due while no runner was up, not fired yet (missed = \(policy.rawValue) decides when a runner starts)")
+        }
+        return .object(o)
+    }
+
+    public static func taskJSON(_ def: TaskDefinition, store: JobStore, now: Date = Date(), states: [ScheduleState]? = nil) -> JSONValue {
         let r = def.retry
+        let views = def.allSchedules.map { scheduleView(def, $0, store: store, now: now, states: states) }
+        var retention: [String: JSONValue] = [:]
+        for name in TaskRetention.states {
+            if let st = JobState(rawValue: name), let v = def.retention.seconds(for: st) { retention[name] = .string(DurationText.format(v)) }
+        }
         return .object([
             "name": .string(def.name),
             "file": .string(def.file),
             "queue": .string(def.queue),
             "priority": .int(Int64(def.priority)),
-            "schedule": def.scheduleText.map(JSONValue.string) ?? .null,
+            "schedule": views.isEmpty ? .null : .string(views.map { v in
+                v.schedule.label.isEmpty ? v.schedule.text : "\(v.schedule.label): \(v.schedule.text)" }.joined(separator: "; ")),
+            "enabled": .bool(def.enabled),
+            "schedules": .array(views.map { scheduleJSON($0, policy: def.missed) }),
             "timezone": .string(def.timezone.identifier == "GMT" ? "UTC" : def.timezone.identifier),
             "missed": .string(def.missed.rawValue),
-            "next_fire": nextFire(def, store: store, now: now).map { .string(TimeText.format($0)) } ?? .null,
+            "next_fire": views.compactMap(\.nextFire).min().map { .string(TimeText.format($0)) } ?? .null,
             "unique": def.unique.map { .string($0.description) } ?? .null,
             "ttl": .string(DurationText.format(def.ttl)),
             "expires": def.expires.map { .string(DurationText.format($0)) } ?? .null,
+            "retention": .object(retention),
             "retry": .object([
                 "attempts": .int(Int64(r.attempts)), "backoff": .string(r.backoff.rawValue),
                 "delay": .string(DurationText.format(r.delay)), "max_delay": .string(DurationText.format(r.maxDelay)),
@@ -45,12 +112,13 @@ public enum Reports {
         let runners = ((try? store.processList()) ?? []).map { p -> JSONValue in
             .object(["id": .string(p.id), "host": .string(p.host), "tasks_version": .string(p.tasksVersion)])
         }
+        let states = try? store.scheduleStates()
         return .object([
             "version": .int(Int64(snap.version)),
             "tasks_version": .string(snap.tasksVersion),
             "runners": .array(runners),
             "loaded_at": .string(TimeText.format(snap.loadedAt)),
-            "tasks": .array(snap.sortedTasks.map { taskJSON($0, store: store) }),
+            "tasks": .array(snap.sortedTasks.map { taskJSON($0, store: store, states: states) }),
             "errors": .array(snap.errors.map(loadErrorJSON)),
         ])
     }

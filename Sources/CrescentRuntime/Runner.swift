@@ -151,9 +151,11 @@ public final class Runner: @unchecked Sendable {
             databasePath: store is SQLiteJobStore ? config.database : nil, busy: { pipeline.busy }, running: { pipeline.runningAttempts },
             cancel: { pipeline.cancel(jobIDs: $0) }, onStopRequested: { [weak self] in self?.requestStop() })
         pipeline.canClaim = { heartbeat.canClaim }
-        let pruner = Pruner(store: store, settings: .init(retentionSucceeded: config.retentionSucceeded,
-                                                          retentionDead: config.retentionDead),
-                            logger: logger, load: { pipeline.busy })
+        var pruneSettings = Pruner.Settings(retentionSucceeded: config.retentionSucceeded, retentionDead: config.retentionDead)
+        pruneSettings.taskRetention = {
+            registry.current.tasks.values.reduce(into: [:]) { out, def in if !def.retention.isEmpty { out[def.name] = def.retention } }
+        }
+        let pruner = Pruner(store: store, settings: pruneSettings, logger: logger, load: { pipeline.busy })
 
         let watcher = Watcher(tasksDir: config.tasksDir, displayRoot: config.baseDir, initial: snapshot, logger: logger) { snapshot in
             load(snapshot)

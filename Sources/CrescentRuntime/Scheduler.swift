@@ -81,14 +81,15 @@ public final class Scheduler: @unchecked Sendable {
         var evaluated = 0
         var failure: (task: String, error: any Error)?
         for definition in registry.current.tasks.values {
-            guard let schedule = definition.schedule else { continue }
-            do {
-                if let next = try fire(definition, schedule, now: now) {
-                    earliest = min(earliest ?? next, next)
+            for schedule in definition.allSchedules {
+                do {
+                    if let next = try fire(definition, schedule, now: now) {
+                        earliest = min(earliest ?? next, next)
+                    }
+                    evaluated += 1
+                } catch {
+                    failure = failure ?? (definition.name, error)
                 }
-                evaluated += 1
-            } catch {
-                failure = failure ?? (definition.name, error)
             }
         }
         // Tried again on the next round (within a second); occurrences due meanwhile fire then.
@@ -104,36 +105,48 @@ public final class Scheduler: @unchecked Sendable {
     /// clamped to now (clocks of several hosts differ by a little; a step back is larger).
     static let futureTolerance: Double = 60
 
-    private func specKey(_ d: TaskDefinition) -> String {
-        "\(d.scheduleText ?? "")|\(d.timezone.identifier)|\(d.missed.rawValue)"
+    private func specKey(_ d: TaskDefinition, _ s: TaskSchedule) -> String {
+        "\(s.text)|\(s.args)|\(d.timezone.identifier)|\(d.missed.rawValue)|\(d.enabled)"
     }
 
-    private func fire(_ def: TaskDefinition, _ schedule: Schedule, now: Date) throws -> Date? {
-        let spec = specKey(def)
-        var last = try store.scheduleLastFired(task: def.name)
-        if let seen = seenSpecs[def.name], seen != spec {
-            // The schedule changed: drop not-yet-started occurrences of the old spec and
-            // start the new one from now.
-            let removed = try store.scheduleRemovePending(task: def.name, after: now)
-            logger.info("schedule changed", metadata: ["task": "\(def.name)", "schedule": "\(def.scheduleText ?? "")", "removed_pending": .stringConvertible(removed)])
+    private func fire(_ def: TaskDefinition, _ sched: TaskSchedule, now: Date) throws -> Date? {
+        let schedule = sched.schedule
+        let id = sched.id
+        let name = sched.label.isEmpty ? def.name : "\(def.name) \(sched.label)"
+        let spec = specKey(def, sched)
+        let seenKey = def.name + "\u{0}" + id
+        var last = try store.scheduleLastFired(task: def.name, schedule: id)
+        if let seen = seenSpecs[seenKey], seen != spec {
+            // The schedule changed (or was disabled or enabled): drop not-yet-started
+            // occurrences of the old spec and start the new one from now.
+            let removed = try store.scheduleRemovePending(task: def.name, schedule: id, after: now)
+            logger.info("schedule changed", metadata: ["task": "\(name)", "schedule": "\(sched.text)", "enabled": "\(def.enabled)", "removed_pending": .stringConvertible(removed)])
             last = now
-            _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))
+            _ = try store.scheduleFire(ScheduleFireParams(task: def.name, schedule: id, jobs: [], lastFired: now))
         }
-        seenSpecs[def.name] = spec
+        seenSpecs[seenKey] = spec
         if let stored = last, stored.timeIntervalSince(now) > Self.futureTolerance {
             // The clock stepped back (or a runner with a clock ahead wrote it): a `last_fired`
             // in the future would hold every occurrence back until the clock catches up.
-            if try store.scheduleClampLastFired(task: def.name, to: now, ifAfter: now.addingTimeInterval(Self.futureTolerance)) {
+            if try store.scheduleClampLastFired(task: def.name, schedule: id, to: now, ifAfter: now.addingTimeInterval(Self.futureTolerance)) {
                 logger.warning("last fired time lies in the future; the clock stepped back, restarting the schedule from now", metadata: [
-                    "task": "\(def.name)", "last_fired": "\(TimeText.format(stored))", "now": "\(TimeText.format(now))",
+                    "task": "\(name)", "last_fired": "\(TimeText.format(stored))", "now": "\(TimeText.format(now))",
                 ])
             }
             last = now
         }
         guard let from = last else {
-            // First sight of this task: start from now, nothing is "missed".
-            _ = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: [], lastFired: now))
-            return schedule.next(after: now, in: def.timezone)
+            // First sight of this schedule: start from now, nothing is "missed".
+            _ = try store.scheduleFire(ScheduleFireParams(task: def.name, schedule: id, jobs: [], lastFired: now))
+            return def.enabled ? schedule.next(after: now, in: def.timezone) : nil
+        }
+        guard def.enabled else {
+            // Disabled: occurrences pass without jobs (a later enable starts from then, with
+            // nothing counted as missed).
+            if let n = schedule.next(after: from, in: def.timezone), n <= now {
+                _ = try store.scheduleFire(ScheduleFireParams(task: def.name, schedule: id, jobs: [], lastFired: now))
+            }
+            return nil
         }
         // The newest 1000 due occurrences (oldest first); with `once` only the latest counts.
         let due = def.missed == .once
@@ -145,29 +158,40 @@ public final class Scheduler: @unchecked Sendable {
             case .all, .once: chosen = due
             case .skip: chosen = due.filter { now.timeIntervalSince($0) <= grace }
             }
-            let jobs = chosen.map { def.newJob(args: "{}", runAt: $0, scheduledFor: $0) }
-            let results = try store.scheduleFire(ScheduleFireParams(task: def.name, jobs: jobs, lastFired: latest))
-            if chosen.count < due.count || (def.missed == .once && now.timeIntervalSince(latest) > grace) {
+            let jobs = chosen.map { def.newJob(args: sched.args, runAt: $0, scheduledFor: $0, schedule: id) }
+            // Occurrences older than `grace` when first seen fell due while no runner was up.
+            let staleBefore = now.addingTimeInterval(-grace)
+            var catchUp: ScheduleCatchUp?
+            if from < staleBefore, let stale = schedule.next(after: from, in: def.timezone), stale <= staleBefore {
+                let missed = schedule.count(after: from, through: staleBefore, limit: Self.missedCountLimit, in: def.timezone)
+                let run = chosen.filter { $0 <= staleBefore }.count
+                catchUp = ScheduleCatchUp(missed: missed, run: run, policy: def.missed.rawValue, from: from, through: now)
                 logger.info("occurrences were missed while no runner was up", metadata: [
-                    "task": "\(def.name)", "missed": "\(def.missed.rawValue)", "since": "\(TimeText.format(from))", "fired": .stringConvertible(chosen.count),
+                    "task": "\(name)", "missed": .stringConvertible(missed), "run": .stringConvertible(run), "policy": "\(def.missed.rawValue)",
+                    "since": "\(TimeText.format(from))",
                 ])
             }
+            let results = try store.scheduleFire(ScheduleFireParams(task: def.name, schedule: id, jobs: jobs, lastFired: latest,
+                                                                    catchUp: catchUp))
             var inserted = 0
             for (occurrence, result) in zip(chosen, results) {
                 if result.duplicate {
                     if def.unique != nil {
                         logger.info("occurrence skipped: the previous job is still active", metadata: [
-                            "task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": .stringConvertible(result.id),
+                            "task": "\(name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": .stringConvertible(result.id),
                         ])
                     }
                 } else {
                     inserted += 1
                     CrescentMetrics.scheduleLag(seconds: Date().timeIntervalSince(occurrence))
-                    logger.debug("occurrence fired", metadata: ["task": "\(def.name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": .stringConvertible(result.id)])
+                    logger.debug("occurrence fired", metadata: ["task": "\(name)", "scheduled_for": "\(TimeText.format(occurrence))", "job.id": .stringConvertible(result.id)])
                 }
             }
             if inserted > 0 { onFired() }
         }
         return schedule.next(after: max(now, due.last ?? from), in: def.timezone)
     }
+
+    /// Missed occurrences are counted up to this many (that many means at least that many).
+    static let missedCountLimit = 10_000
 }

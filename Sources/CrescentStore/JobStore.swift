@@ -73,6 +73,9 @@ public struct JobCompletion: Sendable, Equatable {
     public var storeReads: [StoreRead]
     /// The attempt's last `job:progress`, written with the outcome when it applies (any outcome).
     public var progress: JobProgress?
+    /// A success that applies deletes the job (and its runs) in the same transaction (a
+    /// task's `retention = { succeeded = "0s" }`).
+    public var removeOnSuccess = false
 
     public init(jobID: Int64, attempt: Int, worker: String, startedAt: Date? = nil, finishedAt: Date = Date(),
                 outcome: CompletionOutcome, pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = [],
@@ -115,16 +118,49 @@ public struct JobListParams: Sendable {
     }
 }
 
-/// Insert the occurrences of one task's schedule and record the last fired time, in one
-/// transaction. An occurrence already present (task, scheduled_for) is not inserted again.
+/// Insert the occurrences of one schedule of a task and record its last fired time, in one
+/// transaction. An occurrence already present (task, schedule, scheduled_for) is not
+/// inserted again.
 public struct ScheduleFireParams: Sendable {
     public var task: String
+    /// The schedule's id within the task (`TaskSchedule.id`, `""` for `schedule`).
+    public var schedule: String
     /// One insert per occurrence; `scheduledFor` must be set on each.
     public var jobs: [JobInsertParams]
-    /// Persisted as the task's last fired occurrence.
+    /// Persisted as the schedule's last fired occurrence.
     public var lastFired: Date
-    public init(task: String, jobs: [JobInsertParams], lastFired: Date) {
-        self.task = task; self.jobs = jobs; self.lastFired = lastFired
+    /// Recorded as the schedule's last catch-up after downtime, when given.
+    public var catchUp: ScheduleCatchUp?
+    public init(task: String, schedule: String = "", jobs: [JobInsertParams], lastFired: Date, catchUp: ScheduleCatchUp? = nil) {
+        self.task = task; self.schedule = schedule; self.jobs = jobs; self.lastFired = lastFired; self.catchUp = catchUp
+    }
+}
+
+/// Occurrences a schedule missed while no runner was up, and what `missed` did with them.
+public struct ScheduleCatchUp: Sendable, Equatable {
+    /// Occurrences that fell due while nobody ran (more than `limit` counts as `limit`).
+    public var missed: Int
+    /// How many of them became jobs.
+    public var run: Int
+    /// The task's `missed` policy then (`skip`, `once`, `all`).
+    public var policy: String
+    /// The span without a runner: the last fired occurrence before, and when it was noticed.
+    public var from: Date
+    public var through: Date
+    public init(missed: Int, run: Int, policy: String, from: Date, through: Date) {
+        self.missed = missed; self.run = run; self.policy = policy; self.from = from; self.through = through
+    }
+}
+
+/// A schedule's persisted state (`JobStore.scheduleStates`).
+public struct ScheduleState: Sendable, Equatable {
+    public var task: String
+    public var schedule: String
+    public var lastFired: Date
+    /// The last catch-up after downtime, if there was one.
+    public var catchUp: ScheduleCatchUp?
+    public init(task: String, schedule: String, lastFired: Date, catchUp: ScheduleCatchUp? = nil) {
+        self.task = task; self.schedule = schedule; self.lastFired = lastFired; self.catchUp = catchUp
     }
 }
 
@@ -254,15 +290,17 @@ public protocol JobStore: Sendable {
     /// never call it; pipelines poll `wakeToken` as well either way.
     func onWakeup(_ handler: @escaping @Sendable () -> Void)
 
-    // Schedules
-    func scheduleLastFired(task: String) throws -> Date?
+    // Schedules (a task's schedule is `schedule` = "" unless it has several: `TaskSchedule.id`)
+    func scheduleLastFired(task: String, schedule: String) throws -> Date?
     func scheduleFire(_ params: ScheduleFireParams) throws -> [JobInsertResult]
-    /// Sets the task's last fired time back to `to` if it lies after `limit` (a time written
-    /// by a clock ahead of this one); returns whether it did.
-    func scheduleClampLastFired(task: String, to: Date, ifAfter limit: Date) throws -> Bool
-    /// Deletes `scheduled` occurrence jobs of the task (not yet started) whose
+    /// Sets the schedule's last fired time back to `to` if it lies after `limit` (a time
+    /// written by a clock ahead of this one); returns whether it did.
+    func scheduleClampLastFired(task: String, schedule: String, to: Date, ifAfter limit: Date) throws -> Bool
+    /// Deletes `scheduled` occurrence jobs of the schedule (not yet started) whose
     /// `scheduled_for` is after `after`; used when a schedule changes.
-    func scheduleRemovePending(task: String, after: Date) throws -> Int
+    func scheduleRemovePending(task: String, schedule: String, after: Date) throws -> Int
+    /// Every schedule's persisted state, by task and schedule.
+    func scheduleStates() throws -> [ScheduleState]
 
     // Handler key–value store
     func storeGet(task: String, key: String) throws -> String?
@@ -304,6 +342,25 @@ public protocol JobStore: Sendable {
     func processRequests(id: String) throws -> Set<ProcessRequest>
 
     // Maintenance
-    /// Deletes up to `limit` finished jobs (and runs) of `state` finished before `before`.
-    func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int
+    /// Deletes up to `limit` finished jobs (and runs) of `state` finished before `before`:
+    /// only jobs of `tasks` when it is given, never jobs of `excluding` (per-task retention).
+    func jobPrune(state: JobState, before: Date, limit: Int, tasks: [String]?, excluding: [String]) throws -> Int
+    /// Jobs waiting (`scheduled`, `queued`, `retrying`) past their `expires_at` become
+    /// `expired`, up to `limit` of them; returns how many did.
+    func jobExpire(now: Date, limit: Int) throws -> Int
+}
+
+extension JobStore {
+    /// The task's single `schedule`.
+    public func scheduleLastFired(task: String) throws -> Date? { try scheduleLastFired(task: task, schedule: "") }
+    public func scheduleClampLastFired(task: String, to: Date, ifAfter limit: Date) throws -> Bool {
+        try scheduleClampLastFired(task: task, schedule: "", to: to, ifAfter: limit)
+    }
+    public func scheduleRemovePending(task: String, after: Date) throws -> Int {
+        try scheduleRemovePending(task: task, schedule: "", after: after)
+    }
+    /// Every task's finished jobs of `state` (`[retention]`).
+    public func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int {
+        try jobPrune(state: state, before: before, limit: limit, tasks: nil, excluding: [])
+    }
 }

@@ -277,6 +277,7 @@ extension SQLiteJobStore {
                     i += 1
                 }
                 try hot.flushRuns()
+                try Self.removeSucceeded(completions, applied: applied, db: db)
             }
             var budget = claimBudget
             var claimed: [[Job]] = []
@@ -309,5 +310,16 @@ extension RunRow {
         raw.bind(base + 6, error)
         raw.bind(base + 7, traceback)
         raw.bind(base + 8, worker)
+    }
+}
+
+extension SQLiteJobStore {
+    /// Deletes the applied successes marked `removeOnSuccess` (runs go with them).
+    static func removeSucceeded(_ completions: [JobCompletion], applied: [Bool], db: Database) throws {
+        let ids = completions.indices.filter { completions[$0].removeOnSuccess && applied[$0] && completions[$0].outcome.isSuccess }
+            .map { completions[$0].jobID }
+        guard !ids.isEmpty else { return }
+        let delete = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND state = 'succeeded'")
+        for id in ids { try delete.execute(arguments: [id]) }
     }
 }

@@ -53,13 +53,13 @@ extension SQLiteJobStore {
         let args: StatementArguments = [
             p.id, p.task, p.queue, p.priority, state.rawValue, p.args, p.maxAttempts,
             p.uniqueKey, p.uniqueKey == nil ? nil : p.uniquePeriod, p.scheduledFor?.occurrenceEpoch,
-            p.runAt.epoch, now.epoch, p.expiresAt?.epoch,
+            p.runAt.epoch, now.epoch, p.expiresAt?.epoch, p.schedule,
         ]
         if let key = p.uniqueKey, let period = p.uniquePeriod,
            let existing = try findUnique(key: key, period: period, now: now, db: db) {
             return JobInsertResult(id: existing, duplicate: true)
         }
-        let stmt = try db.cachedStatement(sql: insertSQL + " ON CONFLICT DO NOTHING")
+        let stmt = try db.cachedStatement(sql: insertKeyedSQL + " ON CONFLICT DO NOTHING")
         try stmt.execute(arguments: args)
         if db.changesCount == 1 {
             return JobInsertResult(id: db.lastInsertedRowID, duplicate: false)
@@ -68,13 +68,13 @@ extension SQLiteJobStore {
             return JobInsertResult(id: existing, duplicate: true)
         }
         if let at = p.scheduledFor {
-            let find = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE task = ? AND scheduled_for = ?")
-            if let existing = try Int64.fetchOne(find, arguments: [p.task, at.occurrenceEpoch]) {
+            let find = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE task = ? AND schedule = ? AND scheduled_for = ?")
+            if let existing = try Int64.fetchOne(find, arguments: [p.task, p.schedule, at.occurrenceEpoch]) {
                 return JobInsertResult(id: existing, duplicate: true)
             }
         }
         // Ignored for another reason (a reserved id already used): let SQLite say why.
-        try db.cachedStatement(sql: insertSQL).execute(arguments: args)
+        try db.cachedStatement(sql: insertKeyedSQL).execute(arguments: args)
         return JobInsertResult(id: db.lastInsertedRowID, duplicate: false)
     }
 
@@ -131,6 +131,12 @@ extension SQLiteJobStore {
         """
     static let insertRow = "(?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
     static let insertSQL = insertPrefix + " " + insertRow
+    /// One job with a unique key or an occurrence (its schedule's id too).
+    static let insertKeyedSQL = """
+        INSERT INTO jobs (id, task, queue, priority, state, args, attempt, max_attempts, unique_key,
+                          unique_period, scheduled_for, run_at, created_at, expires_at, schedule)
+        VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
     static let insertChunkSQL = insertPrefix + " " + Array(repeating: insertRow, count: insertChunk).joined(separator: ", ")
 
     /// An active job holding `key`, else (with `period`) the newest finished within it.

@@ -6,41 +6,64 @@ import GRDB
 extension SQLiteJobStore {
     // MARK: schedules
 
-    public func scheduleLastFired(task: String) throws -> Date? {
+    public func scheduleLastFired(task: String, schedule: String) throws -> Date? {
         try read { db in
-            dateFrom(try Double.fetchOne(db, sql: "SELECT last_fired FROM schedules WHERE task = ?", arguments: [task]))
+            dateFrom(try Double.fetchOne(db, sql: "SELECT last_fired FROM schedules WHERE task = ? AND schedule = ?",
+                                         arguments: [task, schedule]))
         }
     }
 
     /// Inserts the occurrences (one job each, ever: an occurrence already present comes
     /// back as a duplicate with the existing id, as does one whose unique key is held) and
-    /// moves the task's last fired time forward, in one transaction.
+    /// moves the schedule's last fired time forward, in one transaction.
     public func scheduleFire(_ params: ScheduleFireParams) throws -> [JobInsertResult] {
         try write { db in
             let results = try Self.insertAll(params.jobs, now: Date(), in: HotStatements(db))
             try db.execute(sql: """
-                INSERT INTO schedules (task, last_fired) VALUES (?, ?)
-                ON CONFLICT (task) DO UPDATE SET last_fired = MAX(last_fired, excluded.last_fired)
-                """, arguments: [params.task, params.lastFired.epoch])
+                INSERT INTO schedules (task, schedule, last_fired) VALUES (?, ?, ?)
+                ON CONFLICT (task, schedule) DO UPDATE SET last_fired = MAX(last_fired, excluded.last_fired)
+                """, arguments: [params.task, params.schedule, params.lastFired.epoch])
+            if let c = params.catchUp {
+                try db.execute(sql: """
+                    UPDATE schedules SET missed_count = ?, missed_run = ?, missed_policy = ?, missed_from = ?, missed_through = ?
+                    WHERE task = ? AND schedule = ?
+                    """, arguments: [c.missed, c.run, c.policy, c.from.epoch, c.through.epoch, params.task, params.schedule])
+            }
             return results
         }
     }
 
-    public func scheduleClampLastFired(task: String, to: Date, ifAfter limit: Date) throws -> Bool {
+    public func scheduleClampLastFired(task: String, schedule: String, to: Date, ifAfter limit: Date) throws -> Bool {
         try write { db in
-            try db.execute(sql: "UPDATE schedules SET last_fired = ? WHERE task = ? AND last_fired > ?",
-                           arguments: [to.epoch, task, limit.epoch])
+            try db.execute(sql: "UPDATE schedules SET last_fired = ? WHERE task = ? AND schedule = ? AND last_fired > ?",
+                           arguments: [to.epoch, task, schedule, limit.epoch])
             return db.changesCount > 0
         }
     }
 
-    public func scheduleRemovePending(task: String, after: Date) throws -> Int {
+    public func scheduleRemovePending(task: String, schedule: String, after: Date) throws -> Int {
         try write { db in
             try db.execute(sql: """
-                DELETE FROM jobs WHERE task = ? AND state = 'scheduled' AND attempt = 0
+                DELETE FROM jobs WHERE task = ? AND schedule = ? AND state = 'scheduled' AND attempt = 0
                   AND scheduled_for IS NOT NULL AND scheduled_for > ?
-                """, arguments: [task, after.occurrenceEpoch])
+                """, arguments: [task, schedule, after.occurrenceEpoch])
             return db.changesCount
+        }
+    }
+
+    public func scheduleStates() throws -> [ScheduleState] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT task, schedule, last_fired, missed_count, missed_run, missed_policy, missed_from, missed_through
+                FROM schedules ORDER BY task, schedule
+                """).map { row in
+                var catchUp: ScheduleCatchUp?
+                if let count = row[3] as Int?, let run = row[4] as Int?, let policy = row[5] as String?,
+                   let from = row[6] as Double?, let through = row[7] as Double? {
+                    catchUp = ScheduleCatchUp(missed: count, run: run, policy: policy, from: dateFrom(from), through: dateFrom(through))
+                }
+                return ScheduleState(task: row[0], schedule: row[1], lastFired: dateFrom(row[2] as Double), catchUp: catchUp)
+            }
         }
     }
 
@@ -191,18 +214,22 @@ extension SQLiteJobStore {
 
     // MARK: pruning
 
-    public func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int {
+    public func jobPrune(state: JobState, before: Date, limit: Int, tasks: [String]?, excluding: [String]) throws -> Int {
         guard limit > 0, state.isFinal else { return 0 }
+        if let tasks, tasks.isEmpty { return 0 }
         return try write { db in
             // `jobs_finished` is ordered by state, queue, then age: the oldest are found queue
             // by queue.
             let queues = try Self.queueNames(in: "jobs_finished", where: "state = ?1 AND finished_at IS NOT NULL",
                                              arguments: [state.rawValue], db: db)
             // Runs go with their job (ON DELETE CASCADE).
+            func list(_ names: [String]) -> String { "(" + names.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ",") + ")" }
+            let only = tasks.map { "AND task IN \(list($0))" } ?? ""
+            let except = excluding.isEmpty ? "" : "AND task NOT IN \(list(excluding))"
             let delete = try db.cachedStatement(sql: """
                 DELETE FROM jobs WHERE id IN (
                     SELECT id FROM jobs INDEXED BY jobs_finished
-                    WHERE state = ? AND queue = ? AND finished_at < ? AND finished_at IS NOT NULL LIMIT ?)
+                    WHERE state = ? AND queue = ? AND finished_at < ? AND finished_at IS NOT NULL \(only) \(except) LIMIT ?)
                 """)
             if state == .succeeded {  // once per batch: a seek on its key
                 try db.cachedStatement(sql: "DELETE FROM run_seconds WHERE second < ?")
@@ -214,6 +241,20 @@ extension SQLiteJobStore {
                 deleted += db.changesCount
             }
             return deleted
+        }
+    }
+
+    public func jobExpire(now: Date, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
+        return try write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'expired', finished_at = ?1, error = 'expired before it started'
+                WHERE id IN (
+                    SELECT id FROM jobs INDEXED BY jobs_expiry
+                    WHERE expires_at <= ?1 AND expires_at IS NOT NULL
+                      AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') LIMIT ?2)
+                """, arguments: [now.epoch, limit])
+            return db.changesCount
         }
     }
 }

@@ -23,6 +23,9 @@ extension SQLiteJobStore {
         m.registerMigration("tasks-version") { db in
             try db.execute(sql: schemaTasksVersion)
         }
+        m.registerMigration("schedule-ids") { db in
+            try db.execute(sql: schemaScheduleIDs)
+        }
         return m
     }
 
@@ -41,6 +44,30 @@ extension SQLiteJobStore {
             }
         }
     }
+
+    /// Several schedules per task (`schedules`): occurrences are unique per (task, schedule,
+    /// instant), `schedule` being the entry's id (`""` for a task's single `schedule`, so
+    /// existing rows keep their meaning); `schedules` keeps the last fired occurrence per
+    /// schedule, with its last catch-up after downtime (missed, run, policy, span).
+    static let schemaScheduleIDs = """
+        ALTER TABLE jobs ADD COLUMN schedule TEXT NOT NULL DEFAULT '';
+        DROP INDEX jobs_occurrence;
+        CREATE UNIQUE INDEX jobs_occurrence ON jobs (task, schedule, scheduled_for) WHERE scheduled_for IS NOT NULL;
+        CREATE TABLE schedules_by_id (
+            task           TEXT NOT NULL,
+            schedule       TEXT NOT NULL DEFAULT '',
+            last_fired     REAL NOT NULL,
+            missed_count   INTEGER,
+            missed_run     INTEGER,
+            missed_policy  TEXT,
+            missed_from    REAL,
+            missed_through REAL,
+            PRIMARY KEY (task, schedule)
+        ) WITHOUT ROWID;
+        INSERT INTO schedules_by_id (task, schedule, last_fired) SELECT task, '', last_fired FROM schedules;
+        DROP TABLE schedules;
+        ALTER TABLE schedules_by_id RENAME TO schedules;
+        """
 
     /// Job progress: the last `job:progress` of a job, as `JobProgress.stored()` JSON text.
     static let schemaJobProgress = "ALTER TABLE jobs ADD COLUMN progress TEXT;"

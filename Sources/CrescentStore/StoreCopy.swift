@@ -69,7 +69,7 @@ struct CopyTable {
         ("attempt", .int), ("max_attempts", .int), ("result", .text), ("error", .text), ("unique_key", .text),
         ("unique_period", .float8), ("scheduled_for", .float8), ("run_at", .float8), ("created_at", .float8),
         ("finished_at", .float8), ("started_at", .float8), ("expires_at", .float8), ("lease_owner", .text),
-        ("cancel_requested", .bool),
+        ("cancel_requested", .bool), ("schedule", .text),
     ], key: ["id"])
     static let runs = CopyTable(name: "runs", columns: [
         ("id", .bigint), ("job_id", .bigint), ("attempt", .int), ("started_at", .float8), ("finished_at", .float8),
@@ -78,7 +78,10 @@ struct CopyTable {
     /// The runners' published task definitions are the target's own when it has them.
     static let kv = CopyTable(name: "kv", columns: [("task", .text), ("key", .text), ("value", .text), ("updated_at", .float8)],
                               key: ["task", "key"], onConflict: "ON CONFLICT (task, key) DO NOTHING")
-    static let schedules = CopyTable(name: "schedules", columns: [("task", .text), ("last_fired", .float8)], key: ["task"])
+    static let schedules = CopyTable(name: "schedules", columns: [
+        ("task", .text), ("schedule", .text), ("last_fired", .float8), ("missed_count", .bigint), ("missed_run", .bigint),
+        ("missed_policy", .text), ("missed_from", .float8), ("missed_through", .float8),
+    ], key: ["task", "schedule"])
     /// Counts of finished attempts per second (the dashboard's and status's minute and hour
     /// figures); PostgreSQL keeps them per process, so copied ones get a process of their own.
     static let runSeconds = CopyTable(name: "run_seconds", columns: [("second", .bigint), ("outcome", .text), ("n", .int)],

@@ -30,6 +30,7 @@ struct TasksCommand: CrescentCommand {
             return [s(t["name"]), s(t["queue"]), s(t["schedule"]) + (s(t["timezone"]) == "UTC" || t["schedule"] == .null ? "" : " (\(s(t["timezone"])))"),
                     s(t["next_fire"]), s(t["unique"]), s(t["ttl"]), "\(s(r?["attempts"]))x \(s(r?["backoff"])) \(s(r?["delay"]))", s(t["file"])]
         })
+        Self.printSchedules(tasks)
         Output.line("")
         var runners: [JSONValue] = []
         if case .array(let a)? = doc["runners"] { runners = a }
@@ -44,6 +45,33 @@ struct TasksCommand: CrescentCommand {
 }
 
 extension TasksCommand {
+    /// One line per schedule: last fired, next fire, and what happened to occurrences that
+    /// fell due while no runner was up.
+    static func printSchedules(_ tasks: [JSONValue]) {
+        var rows: [[String]] = []
+        for t in tasks {
+            guard case .array(let schedules)? = t["schedules"], !schedules.isEmpty else { continue }
+            let name = t["name"]?.stringValue ?? "?"
+            let disabled = t["enabled"] == .bool(false)
+            for sc in schedules {
+                let id = sc["id"]?.stringValue ?? ""
+                let label = id.isEmpty ? name : (Int(id) != nil ? "\(name) #\(id)" : "\(name) \(id)")
+                var missed: [String] = []
+                if let overdue = sc["overdue_summary"]?.stringValue { missed.append("now: " + overdue) }
+                if let c = sc["last_catch_up"], let summary = c["summary"]?.stringValue {
+                    missed.append("last catch-up: \(summary) after \(c["from"]?.stringValue ?? "?")")
+                }
+                if missed.isEmpty { missed.append("none") }
+                rows.append([label, sc["schedule"]?.stringValue ?? "", sc["args"]?.encoded() ?? "{}",
+                             sc["last_fired"]?.stringValue ?? "-", disabled ? "disabled" : (sc["next_fire"]?.stringValue ?? "-"),
+                             missed.joined(separator: "; ")])
+            }
+        }
+        guard !rows.isEmpty else { return }
+        Output.line("")
+        Output.table(["SCHEDULE OF", "SCHEDULE", "ARGS", "LAST FIRED", "NEXT FIRE", "MISSED"], rows)
+    }
+
     /// `; runners: host (version), …`, with a warning when they loaded different task files.
     static func runnersLine(_ runners: [JSONValue]) -> String {
         guard !runners.isEmpty else { return "; no runner registered" }

@@ -70,6 +70,8 @@ import Testing
         #expect(Set(HostAPICatalog.fieldNames(ofClass: "crescent.PushOptions")) == Set(QueueAPI.optionKeys))
         #expect(Set(HostAPICatalog.fieldNames(ofClass: "crescent.Retry")) == Set(TaskValidation.retryKeys))
         #expect(Set(HostAPICatalog.fieldNames(ofClass: "crescent.Unique")) == Set(TaskValidation.uniqueKeys))
+        #expect(Set(HostAPICatalog.fieldNames(ofClass: "crescent.ScheduleEntry")) == Set(TaskValidation.scheduleEntryKeys))
+        #expect(Set(HostAPICatalog.fieldNames(ofClass: "crescent.Retention")) == Set(TaskRetention.states))
     }
 
     @Test func luaCATSNamesOnlyDeclaredClassesAndEveryHostFunction() throws {

@@ -53,13 +53,13 @@ import Testing
 
         // A scheduled task's "run now" button on the tasks page.
         let tasks = get(base, "/tasks").1
-        #expect(tasks.contains("action=\"/tasks/run-now\"") && tasks.contains("name=\"task\" value=\"yearly\""), "\(tasks)")
-        let fired = post(base, "/tasks/run-now", "csrf=\(csrf)&task=yearly", type: "application/x-www-form-urlencoded")
+        #expect(tasks.contains("action=\"/tasks/run\"") && tasks.contains("name=\"task\" value=\"yearly\""), "\(tasks)")
+        let fired = post(base, "/tasks/run", "csrf=\(csrf)&task=yearly", type: "application/x-www-form-urlencoded")
         #expect(fired.0 == 303 || fired.0 == 200, "\(fired)")
         let yearly = try project.run(["jobs", "--task", "yearly", "--json"]).jsonLines.compactMap { $0["id"]?.intValue }
         #expect(yearly.count == 1)
         if let id = yearly.first { #expect(try project.opsWaitFor(id, "succeeded") != nil) }
-        #expect(post(base, "/tasks/run-now", "csrf=\(csrf)&task=nosuch", type: "application/x-www-form-urlencoded").0 == 404)
+        #expect(post(base, "/tasks/run", "csrf=\(csrf)&task=nosuch", type: "application/x-www-form-urlencoded").0 == 404)
         runner.signal(SIGTERM)
         #expect(runner.waitForExit() == 0)
     }

@@ -55,7 +55,7 @@ import Testing
         ])
         #expect(try project.run(["retry", "--all-dead"]).code == 0)  // creates the database (read-only commands do not)
         let ahead = Date().timeIntervalSince1970 + 3600
-        _ = project.sql("INSERT INTO schedules (task, last_fired) VALUES ('tick', \(ahead)) ON CONFLICT (task) DO UPDATE SET last_fired = excluded.last_fired")
+        _ = project.sql("INSERT INTO schedules (task, last_fired) VALUES ('tick', \(ahead)) ON CONFLICT (task, schedule) DO UPDATE SET last_fired = excluded.last_fired")
         #expect(project.sqlInt("SELECT count(*) FROM schedules WHERE task = 'tick' AND last_fired > \(ahead - 1)") == 1)
         let runner = try Background(project, ["run"])
         let jobs = { (try? project.run(["jobs", "--json", "--limit", "100"]).jsonLines) ?? [] }

@@ -41,6 +41,12 @@ extension PostgresJobStore {
                     i += 1
                 }
             }
+            // Applied successes marked `removeOnSuccess` go at once, with their runs.
+            let removed = completions.indices.filter { completions[$0].removeOnSuccess && applied[$0] && completions[$0].outcome.isSuccess }
+            if !removed.isEmpty {
+                try conn.query("DELETE FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state = 'succeeded'",
+                               [PGArray(removed.map { completions[$0].jobID as Int64? })])
+            }
             var budget = claimBudget
             var claimed: [[Job]] = []
             claimed.reserveCapacity(claims.count)

@@ -121,7 +121,7 @@ extension PostgresJobStore {
 
     static let insertColumns = """
         id, task, queue, priority, state, args, attempt, max_attempts, unique_key, unique_period, scheduled_for,
-        run_at, created_at, expires_at
+        run_at, created_at, expires_at, schedule
         """
 
     /// One job with a unique key or an occurrence: a duplicate answers the holder's id (an
@@ -137,11 +137,11 @@ extension PostgresJobStore {
         let binds: [PGBind?] = [
             p.id, p.task, p.queue, p.priority, state.rawValue, p.args, p.maxAttempts, p.uniqueKey,
             p.uniqueKey == nil ? nil : p.uniquePeriod, p.scheduledFor?.occurrenceEpoch, p.runAt.epoch, now.epoch,
-            p.expiresAt?.epoch,
+            p.expiresAt?.epoch, p.schedule,
         ]
         let values = """
             VALUES (COALESCE($1::bigint, nextval('\(s)jobs_id_seq')), $2, $3, $4, $5, $6, 0, $7, $8, $9::float8,
-                    $10::float8, $11::float8, $12::float8, $13::float8)
+                    $10::float8, $11::float8, $12::float8, $13::float8, $14)
             """
         let inserted = try conn.query("""
             INSERT INTO \(s)jobs (\(Self.insertColumns)) \(values) ON CONFLICT DO NOTHING RETURNING id
@@ -151,8 +151,9 @@ extension PostgresJobStore {
             return JobInsertResult(id: existing, duplicate: true)
         }
         if let at = p.scheduledFor {
-            let found = try conn.query("SELECT id FROM \(s)jobs WHERE task = $1 AND scheduled_for = $2::float8 AND scheduled_for IS NOT NULL",
-                                       [p.task, at.occurrenceEpoch])
+            let found = try conn.query("""
+                SELECT id FROM \(s)jobs WHERE task = $1 AND schedule = $3 AND scheduled_for = $2::float8 AND scheduled_for IS NOT NULL
+                """, [p.task, at.occurrenceEpoch, p.schedule])
             if found.count > 0 { return JobInsertResult(id: found.int64(0, 0), duplicate: true) }
         }
         // Ignored for another reason (a reserved id already used): let PostgreSQL say why.

@@ -282,9 +282,12 @@ extension PostgresJobStore {
     /// deleted by their row address; the outer conditions are checked again on a row changed
     /// meanwhile (a retry by hand). Runs go with their job (ON DELETE CASCADE). Pruning
     /// succeeded jobs also drops `run_seconds` rows older than SQLite's `runTallyKeep`.
-    public func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int {
+    public func jobPrune(state: JobState, before: Date, limit: Int, tasks: [String]?, excluding: [String]) throws -> Int {
         guard limit > 0, state.isFinal else { return 0 }
+        if let tasks, tasks.isEmpty { return 0 }
         let condition = Self.stateCondition(state)
+        // $4: only these tasks (NULL: all), $5: never these.
+        let taskFilter = "AND ($4::text[] IS NULL OR task = ANY($4::text[])) AND task <> ALL($5::text[])"
         return try write { conn in
             let names = try conn.query("""
                 WITH RECURSIVE \(queueNamesCTE("q", where: condition)) SELECT name FROM q WHERE name IS NOT NULL
@@ -297,13 +300,27 @@ extension PostgresJobStore {
             for i in 0..<names.count where deleted < limit {
                 let r = try conn.query("""
                     DELETE FROM \(s)jobs WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM \(s)jobs WHERE \(condition) AND queue = $1 AND finished_at < $2
+                        SELECT ctid FROM \(s)jobs WHERE \(condition) AND queue = $1 AND finished_at < $2 \(taskFilter)
                         ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))
                       AND \(condition) AND finished_at < $2
-                    """, [names.string(i, 0), before.epoch, limit - deleted])
+                    """, [names.string(i, 0), before.epoch, limit - deleted,
+                          tasks.map { PGArray($0.map { $0 as String? }) as PGBind }, PGArray(excluding.map { $0 as String? })])
                 deleted += r.affected
             }
             return deleted
+        }
+    }
+
+    public func jobExpire(now: Date, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
+        return try write { conn in
+            try conn.query("""
+                UPDATE \(s)jobs SET state = 'expired', finished_at = $1::float8, error = 'expired before it started'
+                WHERE id IN (
+                    SELECT id FROM \(s)jobs
+                    WHERE expires_at <= $1::float8 AND expires_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
+                    LIMIT $2 FOR UPDATE SKIP LOCKED)
+                """, [now.epoch, limit]).affected
         }
     }
 }

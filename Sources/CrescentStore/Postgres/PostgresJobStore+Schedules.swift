@@ -5,41 +5,66 @@ import Foundation
 extension PostgresJobStore {
     // MARK: schedules
 
-    public func scheduleLastFired(task: String) throws -> Date? {
+    public func scheduleLastFired(task: String, schedule: String) throws -> Date? {
         try read { conn in
-            let rows = try conn.query("SELECT last_fired FROM \(s)schedules WHERE task = $1", [task])
+            let rows = try conn.query("SELECT last_fired FROM \(s)schedules WHERE task = $1 AND schedule = $2", [task, schedule])
             return rows.count > 0 ? dateFrom(rows.doubleOrNil(0, 0)) : nil
         }
     }
 
     /// Inserts the occurrences (one job each, ever: `jobs_occurrence` refuses a second one,
     /// which comes back as a duplicate with the existing id, as does one whose unique key is
-    /// held) and moves the task's last fired time forward, in one transaction.
+    /// held) and moves the schedule's last fired time forward, in one transaction.
     public func scheduleFire(_ params: ScheduleFireParams) throws -> [JobInsertResult] {
         try write { conn in
             let results = try insertAll(params.jobs, now: Date(), conn: conn)
             try conn.query("""
-                INSERT INTO \(s)schedules AS sc (task, last_fired) VALUES ($1, $2::float8)
-                ON CONFLICT (task) DO UPDATE SET last_fired = GREATEST(sc.last_fired, EXCLUDED.last_fired)
-                """, [params.task, params.lastFired.epoch])
+                INSERT INTO \(s)schedules AS sc (task, schedule, last_fired) VALUES ($1, $2, $3::float8)
+                ON CONFLICT (task, schedule) DO UPDATE SET last_fired = GREATEST(sc.last_fired, EXCLUDED.last_fired)
+                """, [params.task, params.schedule, params.lastFired.epoch])
+            if let c = params.catchUp {
+                try conn.query("""
+                    UPDATE \(s)schedules SET missed_count = $3, missed_run = $4, missed_policy = $5,
+                           missed_from = $6::float8, missed_through = $7::float8
+                    WHERE task = $1 AND schedule = $2
+                    """, [params.task, params.schedule, c.missed, c.run, c.policy, c.from.epoch, c.through.epoch])
+            }
             if let i = results.firstIndex(where: { !$0.duplicate }) { try notify(params.jobs[i].queue, conn: conn) }
             return results
         }
     }
 
-    public func scheduleClampLastFired(task: String, to: Date, ifAfter limit: Date) throws -> Bool {
+    public func scheduleClampLastFired(task: String, schedule: String, to: Date, ifAfter limit: Date) throws -> Bool {
         try write { conn in
-            try conn.query("UPDATE \(s)schedules SET last_fired = $1::float8 WHERE task = $2 AND last_fired > $3::float8",
-                           [to.epoch, task, limit.epoch]).affected > 0
+            try conn.query("""
+                UPDATE \(s)schedules SET last_fired = $1::float8 WHERE task = $2 AND schedule = $4 AND last_fired > $3::float8
+                """, [to.epoch, task, limit.epoch, schedule]).affected > 0
         }
     }
 
-    public func scheduleRemovePending(task: String, after: Date) throws -> Int {
+    public func scheduleRemovePending(task: String, schedule: String, after: Date) throws -> Int {
         try write { conn in
             try conn.query("""
-                DELETE FROM \(s)jobs WHERE task = $1 AND state = 'scheduled' AND attempt = 0
+                DELETE FROM \(s)jobs WHERE task = $1 AND schedule = $3 AND state = 'scheduled' AND attempt = 0
                   AND scheduled_for IS NOT NULL AND scheduled_for > $2::float8
-                """, [task, after.occurrenceEpoch]).affected
+                """, [task, after.occurrenceEpoch, schedule]).affected
+        }
+    }
+
+    public func scheduleStates() throws -> [ScheduleState] {
+        try read { conn in
+            let rows = try conn.query("""
+                SELECT task, schedule, last_fired, missed_count, missed_run, missed_policy, missed_from, missed_through
+                FROM \(s)schedules ORDER BY task, schedule
+                """)
+            return (0..<rows.count).map { r in
+                var catchUp: ScheduleCatchUp?
+                if let count = rows.int64OrNil(r, 3), let run = rows.int64OrNil(r, 4), let policy = rows.stringOrNil(r, 5),
+                   let from = rows.doubleOrNil(r, 6), let through = rows.doubleOrNil(r, 7) {
+                    catchUp = ScheduleCatchUp(missed: Int(count), run: Int(run), policy: policy, from: dateFrom(from), through: dateFrom(through))
+                }
+                return ScheduleState(task: rows.string(r, 0), schedule: rows.string(r, 1), lastFired: dateFrom(rows.double(r, 2)), catchUp: catchUp)
+            }
         }
     }
 

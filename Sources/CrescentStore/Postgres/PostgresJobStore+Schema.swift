@@ -5,7 +5,8 @@ extension PostgresJobStore {
     /// The migrations, in order; version n is `migrations[n - 1]`. Add new ones at the end and
     /// never edit one that has shipped. `%S` stands for the quoted schema name, `%N` for the
     /// bare one (inside string literals).
-    static let migrations: [String] = [schemaV1, schemaJobProgress, schemaTasksVersion, schemaEnqueueFunction]
+    static let migrations: [String] = [schemaV1, schemaJobProgress, schemaTasksVersion, schemaEnqueueFunction,
+                                       schemaScheduleIDs]
 
     /// Creates the schema if needed and applies the migrations it lacks, in one transaction
     /// holding an advisory lock on the schema's name: a second process starting at the same
@@ -48,6 +49,18 @@ extension PostgresJobStore {
             throw CrescentError(.config, "database \(url.display): could not prepare the schema \(url.schema): \(firstLine(error.message))", field: "database")
         }
     }
+
+    /// Several schedules per task (as SQLite's `schedule-ids` step): occurrences unique per
+    /// (task, schedule, instant); the last fired occurrence and last catch-up per schedule.
+    static let schemaScheduleIDs = """
+        ALTER TABLE %S.jobs ADD COLUMN schedule text NOT NULL DEFAULT '';
+        DROP INDEX %S.jobs_occurrence;
+        CREATE UNIQUE INDEX jobs_occurrence ON %S.jobs (task, schedule, scheduled_for) WHERE scheduled_for IS NOT NULL;
+        ALTER TABLE %S.schedules ADD COLUMN schedule text NOT NULL DEFAULT '',
+            ADD COLUMN missed_count bigint, ADD COLUMN missed_run bigint, ADD COLUMN missed_policy text,
+            ADD COLUMN missed_from double precision, ADD COLUMN missed_through double precision;
+        ALTER TABLE %S.schedules DROP CONSTRAINT schedules_pkey, ADD PRIMARY KEY (task, schedule);
+        """
 
     /// Job progress (`job:progress`): the last one of a job, as `JobProgress.stored()` JSON text.
     static let schemaJobProgress = "ALTER TABLE %S.jobs ADD COLUMN progress text;"
