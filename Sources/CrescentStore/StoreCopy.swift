@@ -69,7 +69,7 @@ struct CopyTable {
         ("attempt", .int), ("max_attempts", .int), ("result", .text), ("error", .text), ("unique_key", .text),
         ("unique_period", .float8), ("scheduled_for", .float8), ("run_at", .float8), ("created_at", .float8),
         ("finished_at", .float8), ("started_at", .float8), ("expires_at", .float8), ("lease_owner", .text),
-        ("cancel_requested", .bool), ("schedule", .text),
+        ("cancel_requested", .bool), ("schedule", .text), ("progress", .text),
     ], key: ["id"])
     static let runs = CopyTable(name: "runs", columns: [
         ("id", .bigint), ("job_id", .bigint), ("attempt", .int), ("started_at", .float8), ("finished_at", .float8),

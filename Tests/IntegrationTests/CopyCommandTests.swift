@@ -10,6 +10,7 @@ struct CopyCommandTests {
         return { schedule = "every 1s", missed = "skip",
                  handler = function(job)
                      if job.args.i then store.set("seen" .. job.args.i, { i = job.args.i }) end
+                     job:progress(1, 2, "half")
                      if job.args.fail then error("boom") end
                      return { ok = true }
                  end }
@@ -37,7 +38,7 @@ struct CopyCommandTests {
         return (url, p.dir.appendingPathComponent("pg.toml").path)
     }
 
-    /// Each job's id, state, attempt, args, result, error, and its runs' outcomes, as JSON text.
+    /// Each job's id, state, attempt, args, result, error, progress, and its runs' outcomes, as JSON text.
     static func jobsView(_ p: Project, config: String) throws -> [String] {
         let list = try p.run(["jobs", "--json", "--limit", "1000", "--config", config], config: false).jsonLines
         return try list.map { job -> String in
@@ -45,7 +46,8 @@ struct CopyCommandTests {
             let one = try p.run(["job", "\(id)", "--json", "--config", config], config: false).json
             let runs = one?["runs"]?.array.map { "\($0["attempt"]?.intValue ?? 0):\($0["outcome"]?.stringValue ?? "-"):\($0["worker"]?.stringValue ?? "-")" } ?? []
             return ["\(id)", job["state"]?.stringValue ?? "", "\(job["attempt"]?.intValue ?? -1)", job["args"]?.encoded() ?? "",
-                    job["result"]?.encoded() ?? "", job["error"]?.encoded() ?? "", runs.joined(separator: ",")].joined(separator: " | ")
+                    job["result"]?.encoded() ?? "", job["error"]?.encoded() ?? "", job["progress"]?.encoded() ?? "",
+                    runs.joined(separator: ",")].joined(separator: " | ")
         }
     }
 
