@@ -133,16 +133,30 @@ final class RouteMethods: Sendable {
         table.withLock { $0 = router.routes.map { ($0.method.rawValue, "\($0.path)".split(separator: "/")) } }
     }
 
-    /// The methods routed for `path`, sorted (HEAD with GET).
+    /// The methods routed for `path`, sorted (HEAD with GET). As in the router, a literal
+    /// segment wins over a parameter: `/api/jobs/bulk` is the bulk route's path only, not
+    /// also `/api/jobs/{id}`'s.
     func methods(for path: String) -> [String] {
         let parts = path.split(separator: "/")
+        var best: [Bool] = []
         var found = Set<String>()
         for route in table.withLock({ $0 }) where route.path.count == parts.count {
             let matches = zip(route.path, parts).allSatisfy { pattern, part in
                 pattern == part || pattern.hasPrefix("{") || pattern.hasPrefix(":") || pattern == "*"
             }
-            if matches { found.insert(route.method); if route.method == "GET" { found.insert("HEAD") } }
+            guard matches else { continue }
+            let literal = zip(route.path, parts).map { pattern, part in pattern == part }
+            if found.isEmpty || Self.moreLiteral(literal, than: best) { best = literal; found = [] }
+            guard literal == best else { continue }
+            found.insert(route.method)
+            if route.method == "GET" { found.insert("HEAD") }
         }
         return found.sorted()
+    }
+
+    /// Whether `a` has a literal segment where `b` first has a parameter.
+    static func moreLiteral(_ a: [Bool], than b: [Bool]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return x }
+        return false
     }
 }

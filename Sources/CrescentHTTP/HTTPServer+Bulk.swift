@@ -26,6 +26,9 @@ extension HTTPServer {
             if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
                 throw HTTPFailure.badRequest("unknown field \"\(unknown)\" (expected action, ids, state, task, queue)")
             }
+            for key in ["action", "state", "task", "queue"] where fields[key] != nil && fields[key]?.stringValue == nil {
+                throw HTTPFailure.badRequest("field \"\(key)\" must be a string")
+            }
             let action = fields["action"]?.stringValue ?? ""
             var ids: [Int64]?
             if let list = fields["ids"], list != .null {

@@ -21,6 +21,22 @@ extension OpenAPI {
           "queue": {"type": "string"}, "paused": {"type": "boolean"},
           "changed": {"type": "boolean", "description": "False when the queue already was in that state."}}}
         """#
+    /// `POST /api/jobs/bulk`: ids, or a filter whose state the action allows.
+    static var bulkRequest: String {
+        func states(_ list: [JobState]) -> String { list.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") }
+        func filter(_ actions: String, _ allowed: [JobState]) -> String {
+            #"{"type": "object", "required": ["action", "state"], "additionalProperties": false, "properties": {"#
+                + #""action": {"type": "string", "enum": [\#(actions)]}, "state": {"type": "string", "enum": [\#(states(allowed))]},"#
+                + #""task": {"type": "string"}, "queue": {"type": "string"}}}"#
+        }
+        return #"{"oneOf": [{"type": "object", "required": ["action", "ids"], "additionalProperties": false, "properties": {"#
+            + #""action": {"type": "string", "enum": ["retry", "delete", "cancel", "run-now"]},"#
+            + #""ids": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807}}}}, "#
+            + filter(#""retry""#, [.dead, .cancelled, .expired]) + ", "
+            + filter(#""delete""#, JobState.allCases.filter { $0 != .running }) + ", "
+            + filter(#""cancel", "run-now""#, JobState.allCases) + "]}"
+    }
+
     static let processResult = #"""
         {"type": "object", "required": ["process", "request"], "properties": {
           "process": {"type": "string"}, "request": {"type": "string", "enum": ["quiet", "stop"]}}}
@@ -73,12 +89,9 @@ extension OpenAPI {
     } + [
         APIOperation(
             method: "POST", path: "/api/jobs/bulk", id: "bulkJobs", tag: "jobs", summary: "One action on many jobs, by ids or by filter",
-            body: .object(["required": .bool(true), "content": .object(["application/json": .object(["schema": schema(#"""
-                {"type": "object", "required": ["action"], "additionalProperties": false, "properties": {
-                  "action": {"type": "string", "enum": ["retry", "delete", "cancel", "run-now"]},
-                  "ids": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}},
-                  "state": {"type": "string"}, "task": {"type": "string"}, "queue": {"type": "string"}}}
-                """#), "example": .object(["action": .string("retry"), "ids": .array([.int(1)])])])])]),
+            body: .object(["required": .bool(true), "content": .object(["application/json": .object([
+                "schema": schema(bulkRequest), "example": .object(["action": .string("retry"), "ids": .array([.int(1)])]),
+            ])])]),
             responses: ["200": object("What matched the ids or filter, and the ids the action changed.", #"""
                 {"type": "object", "required": ["action", "matched", "done"], "properties": {
                   "action": {"type": "string"}, "matched": {"type": "integer", "minimum": 0},

@@ -34,9 +34,9 @@ extension OpenAPI {
                 ]
               },
               "at": {
-                "description": "Due at this time: ISO 8601 or epoch seconds, within the years 1 to 9999. Not with `delay`.",
+                "description": "Due at this time: ISO 8601 (as this pattern: UTC offsets up to 18:00, at most 9 fraction digits) or epoch seconds, within the years 1 to 9999. Not with `delay`.",
                 "oneOf": [
-                  {"type": "string", "format": "date-time", "pattern": "^(?!0000)"},
+                  {"type": "string", "format": "date-time", "pattern": "^(?!0000|0001|9999)\\d{4}-\\d{2}-\\d{2}T([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,9})?(Z|[+-](0\\d|1[0-7]):[0-5]\\d|[+-]18:00)$"},
                   {"type": "number", "minimum": -62135596800, "maximum": 253402300799},
                   {"type": "null"}
                 ]
