@@ -31,18 +31,9 @@ struct RetryCommand: CrescentCommand {
                 Output.line("\(try store.jobRetryAllDead()) jobs queued again")
                 return
             }
-            let moved = Set(try store.jobRetry(ids: ids))
-            var failed = false
-            for id in ids {
-                if moved.contains(id) {
-                    Output.line("\(id) queued")
-                } else {
-                    failed = true
-                    let job = try store.jobGet(id: id)
-                    Output.error(job.map { "job \(id) is \($0.state.rawValue); only dead, cancelled or expired jobs can be retried" } ?? "no job with id \(id)")
-                }
+            try reportEach(ids, done: Set(try store.jobRetry(ids: ids)), store: store, verb: "queued") { job in
+                "job \(job.id) is \(job.state.rawValue); only dead, cancelled or expired jobs can be retried"
             }
-            if failed { throw ExitCode(1) }
         } catch let error as ExitCode {
             throw error
         } catch {
