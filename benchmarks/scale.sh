@@ -53,6 +53,12 @@ fill() {
            strftime('%s','now') + $5 + x * 0.000001, strftime('%s','now'), $fin,
            CASE WHEN '$3' = 'succeeded' THEN 'null' END
     FROM c;"
+  # Rows written by the shell are not in the finished-job counts Crescent keeps: count again.
+  if sqlite3 "$1/scale.db" "SELECT 1 FROM sqlite_master WHERE name = 'job_counts'" | grep -q 1; then
+    sql "$1" "DELETE FROM job_counts;
+      INSERT INTO job_counts (queue, state, n)
+      SELECT queue, state, COUNT(*) FROM jobs WHERE finished_at IS NOT NULL GROUP BY 1, 2;"
+  fi
 }
 
 # One run row per finished job, finished when the job did; and, where the schema has it,

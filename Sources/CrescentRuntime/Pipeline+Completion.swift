@@ -24,6 +24,7 @@ extension Pipeline {
                                        finishedAt: now, outcome: outcome,
                                        pushes: result.pushes, storeWrites: result.storeWrites, storeReads: result.storeReads,
                                        progress: result.progress)
+        completion.queue = item.queue
         if outcome.isSuccess, registry.task(named: item.task)?.retention.succeeded == 0 { completion.removeOnSuccess = true }
         return completion
     }

@@ -76,6 +76,9 @@ public struct JobCompletion: Sendable, Equatable {
     /// A success that applies deletes the job (and its runs) in the same transaction (a
     /// task's `retention = { succeeded = "0s" }`).
     public var removeOnSuccess = false
+    /// The job's queue, for the store's counts of finished jobs; read from the job row when
+    /// nil (the pipeline always knows it).
+    public var queue: String?
 
     public init(jobID: Int64, attempt: Int, worker: String, startedAt: Date? = nil, finishedAt: Date = Date(),
                 outcome: CompletionOutcome, pushes: [JobInsertParams] = [], storeWrites: [StoreWrite] = [],

@@ -65,7 +65,7 @@ extension SQLiteJobStore {
     /// attempt of that owner. The fence is the job UPDATE's own WHERE; the run row is built
     /// from what the caller knows of the attempt (`startedAt`, the claim's time, is read
     /// from the job row when the caller does not know it).
-    static func finish(jobID: Int64, attempt: Int, worker: String?, startedAt: Date?, outcome: CompletionOutcome,
+    static func finish(jobID: Int64, queue: String?, attempt: Int, worker: String?, startedAt: Date?, outcome: CompletionOutcome,
                        finishedAt: Date, now: Date, in hot: HotStatements) throws -> Bool {
         let db = hot.db
         var started = startedAt?.epoch
@@ -92,6 +92,7 @@ extension SQLiteJobStore {
             rawUpdate.bind(13, cancelRequested)
             try rawUpdate.run()
             guard sqlite3_changes(db.sqliteConnection) == 1 else { continue }
+            if t.finished { hot.countFinal(queue: try queue ?? queueOf(job: jobID, db: db), state: t.state) }
             try hot.addRun(RunRow(jobID: jobID, attempt: attempt, startedAt: started ?? finishedAt.epoch,
                                   finishedAt: finishedAt.epoch, transition: t, worker: worker ?? ""))
             return true
@@ -115,7 +116,7 @@ extension SQLiteJobStore {
 
     /// One completion inside the batch's transaction; false when fenced out.
     static func complete(_ c: JobCompletion, now: Date, in hot: HotStatements) throws -> Bool {
-        guard try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: c.outcome,
+        guard try finish(jobID: c.jobID, queue: c.queue, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: c.outcome,
                          finishedAt: c.finishedAt, now: now, in: hot) else { return false }
         try applySideEffects(of: c, now: now, in: hot)
         try writeProgress(of: c, db: hot.db)
@@ -202,6 +203,7 @@ extension SQLiteJobStore {
         guard sqlite3_changes(hot.db.sqliteConnection) == cs.count else { throw ChunkMiss() }
         for c in cs {
             let t = transition(c.outcome, cancelRequested: false, finishedAt: c.finishedAt, now: now)
+            if t.finished { hot.countFinal(queue: try c.queue ?? queueOf(job: c.jobID, db: hot.db), state: t.state) }
             try hot.addRun(RunRow(jobID: c.jobID, attempt: c.attempt, startedAt: c.startedAt!.epoch,
                                   finishedAt: c.finishedAt.epoch, transition: t, worker: c.worker))
             try applySideEffects(of: c, now: now, in: hot)
@@ -319,7 +321,7 @@ extension SQLiteJobStore {
         let ids = completions.indices.filter { completions[$0].removeOnSuccess && applied[$0] && completions[$0].outcome.isSuccess }
             .map { completions[$0].jobID }
         guard !ids.isEmpty else { return }
-        let delete = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND state = 'succeeded'")
-        for id in ids { try delete.execute(arguments: [id]) }
+        let delete = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND state = 'succeeded' RETURNING queue")
+        for id in ids { try countFinal(delete, arguments: [id], state: JobState.succeeded.rawValue, sign: -1, db: db) }
     }
 }

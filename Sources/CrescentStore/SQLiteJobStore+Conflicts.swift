@@ -20,7 +20,7 @@ extension SQLiteJobStore {
         guard c.needsStoreCheck, try storeConflict(c, db: hot.db) else {
             return (try complete(c, now: now, in: hot), false)
         }
-        let applied = try finish(jobID: c.jobID, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: .conflict,
+        let applied = try finish(jobID: c.jobID, queue: c.queue, attempt: c.attempt, worker: c.worker, startedAt: c.startedAt, outcome: .conflict,
                                  finishedAt: c.finishedAt, now: now, in: hot)
         if applied { try writeProgress(of: c, db: hot.db) }
         return (applied, applied)

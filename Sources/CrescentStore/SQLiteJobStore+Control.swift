@@ -78,11 +78,10 @@ extension SQLiteJobStore {
         if ids.isEmpty { return [] }
         return try write { db in
             // Runs go with their job (ON DELETE CASCADE).
-            let stmt = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND state <> 'running'")
+            let stmt = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ? AND state <> 'running' RETURNING queue, state")
             var deleted: [Int64] = []
-            for id in ids {
-                try stmt.execute(arguments: [id])
-                if db.changesCount > 0 { deleted.append(id) }
+            for id in ids where try Self.countFinal(stmt, arguments: [id], sign: -1, db: db) > 0 {
+                deleted.append(id)
             }
             return deleted
         }
@@ -105,12 +104,11 @@ extension SQLiteJobStore {
 
     public func jobExpireWaiting(now: Date) throws -> Int {
         try write { db in
-            try db.cachedStatement(sql: """
+            try Self.countFinal(db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'expired', finished_at = ?1, error = 'expired before it started'
                 WHERE expires_at <= ?1 AND expires_at IS NOT NULL
-                  AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
-                """).execute(arguments: [now.epoch])
-            return db.changesCount
+                  AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') RETURNING queue
+                """), arguments: [now.epoch], state: JobState.expired.rawValue, sign: 1, db: db)
         }
     }
 }

@@ -204,6 +204,7 @@ extension SQLiteJobStore {
               AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
             """)
         try expire.execute(arguments: [now, params.queue, now])
+        try countFinal(queue: params.queue, state: JobState.expired.rawValue, by: db.changesCount, db: db)
         try stage(queue: params.queue, now: now, db: db)
         if try isPaused(params.queue, db: db) { return [] }
 
@@ -338,11 +339,15 @@ extension SQLiteJobStore {
                     expires_at = NULL, lease_owner = NULL, cancel_requested = 0, result = NULL
                 WHERE id = ? AND (state = 'dead' OR state = 'cancelled' OR state = 'expired')
                 """)
+            let before = try db.cachedStatement(sql: "SELECT queue, state FROM jobs WHERE id = ?")
             let now = Date().epoch
             var moved: [Int64] = []
             for id in ids {
+                guard let row = try Row.fetchOne(before, arguments: [id]) else { continue }
                 try stmt.execute(arguments: [now, id])
-                if db.changesCount == 1 { moved.append(id) }
+                guard db.changesCount == 1 else { continue }
+                moved.append(id)
+                try Self.countFinal(queue: row[0], state: row[1], by: -1, db: db)
             }
             return moved
         }
@@ -350,12 +355,11 @@ extension SQLiteJobStore {
 
     public func jobRetryAllDead() throws -> Int {
         try write { db in
-            try db.execute(sql: """
+            try Self.countFinal(db.makeStatement(sql: """
                 UPDATE OR IGNORE jobs SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL,
                     expires_at = NULL, lease_owner = NULL, cancel_requested = 0, result = NULL
-                WHERE state = 'dead'
-                """, arguments: [Date().epoch])
-            return db.changesCount
+                WHERE state = 'dead' RETURNING queue
+                """), arguments: [Date().epoch], state: JobState.dead.rawValue, sign: -1, db: db)
         }
     }
 
@@ -365,15 +369,17 @@ extension SQLiteJobStore {
             let now = Date().epoch
             let cancel = try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?
-                WHERE id = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying')
+                WHERE id = ? AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') RETURNING queue
                 """)
             let flag = try db.cachedStatement(sql: """
                 UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'
                 """)
             var done: [Int64] = []
             for id in ids {
-                try cancel.execute(arguments: [now, id])
-                if db.changesCount == 1 { done.append(id); continue }
+                if try Self.countFinal(cancel, arguments: [now, id], state: JobState.cancelled.rawValue, sign: 1, db: db) == 1 {
+                    done.append(id)
+                    continue
+                }
                 try flag.execute(arguments: [id])
                 if db.changesCount == 1 { done.append(id) }
             }
@@ -392,24 +398,27 @@ extension SQLiteJobStore {
 
     // MARK: counts
 
-    /// From the partial indexes that together hold every job: pending and finished jobs are
-    /// counted from their index entries alone, the few running ones through their rows.
+    /// Jobs still to run from the partial indexes that hold them (queued and waiting jobs
+    /// from their index entries alone, the few running ones through their rows); finished
+    /// jobs from `job_counts`.
     public func jobCounts() throws -> [QueueStateCount] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT queue, 'queued', COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY queue
                 UNION ALL
                 SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_waiting
                 WHERE (state = 'scheduled' OR state = 'retrying') GROUP BY queue, state
                 UNION ALL
                 SELECT queue, 'running', COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' GROUP BY queue
-                UNION ALL
-                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL GROUP BY state, queue
-                ORDER BY 1, 2
-                """)
-            return rows.compactMap { row in
+                """))
+            let pending: [QueueStateCount] = rows.compactMap { row in
                 guard let state = JobState(rawValue: row[1]) else { return nil }
                 return QueueStateCount(queue: row[0], state: state, count: row[2])
+            }
+            // In queue and state order, byte-wise (as SQLite's ORDER BY and PostgreSQL's "C").
+            return (pending + (try Self.finalCounts(db: db))).sorted {
+                $0.queue != $1.queue ? $0.queue.utf8.lexicographicallyPrecedes($1.queue.utf8)
+                    : $0.state.rawValue.utf8.lexicographicallyPrecedes($1.state.rawValue.utf8)
             }
         }
     }

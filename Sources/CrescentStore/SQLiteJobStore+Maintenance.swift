@@ -169,7 +169,7 @@ extension SQLiteJobStore {
                     let job = Self.job(from: row)
                     let worker: String? = row[16]
                     let startedAt: Double? = row[17]
-                    if try Self.finish(jobID: job.id, attempt: job.attempt, worker: worker, startedAt: dateFrom(startedAt),
+                    if try Self.finish(jobID: job.id, queue: job.queue, attempt: job.attempt, worker: worker, startedAt: dateFrom(startedAt),
                                        outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
                                        finishedAt: now, now: now, in: hot) {
                         rescued.append(job.id)
@@ -239,6 +239,7 @@ extension SQLiteJobStore {
             for queue in queues where deleted < limit {
                 try delete.execute(arguments: [state.rawValue, queue, before.epoch, limit - deleted])
                 deleted += db.changesCount
+                try Self.countFinal(queue: queue, state: state.rawValue, by: -db.changesCount, db: db)
             }
             return deleted
         }
@@ -247,14 +248,14 @@ extension SQLiteJobStore {
     public func jobExpire(now: Date, limit: Int) throws -> Int {
         guard limit > 0 else { return 0 }
         return try write { db in
-            try db.execute(sql: """
+            try Self.countFinal(db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'expired', finished_at = ?1, error = 'expired before it started'
                 WHERE id IN (
                     SELECT id FROM jobs INDEXED BY jobs_expiry
                     WHERE expires_at <= ?1 AND expires_at IS NOT NULL
                       AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') LIMIT ?2)
-                """, arguments: [now.epoch, limit])
-            return db.changesCount
+                RETURNING queue
+                """), arguments: [now.epoch, limit], state: JobState.expired.rawValue, sign: 1, db: db)
         }
     }
 }

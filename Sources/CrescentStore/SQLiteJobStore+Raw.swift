@@ -109,6 +109,8 @@ final class HotStatements {
     private var runs: [RunRow] = []
     /// Finished attempts per (second, outcome) not yet added to `run_seconds`.
     private var tallies: [(second: Int64, outcome: String, n: Int)] = []
+    /// Jobs moved into final states, per (queue, state), not yet added to `job_counts`.
+    var finals: [FinalKey: Int] = [:]
 
     init(_ db: Database) { self.db = db }
 
@@ -132,10 +134,12 @@ final class HotStatements {
         if runs.count == SQLiteJobStore.insertChunk { try insertRuns() }
     }
 
-    /// Inserts the queued run rows and their counts. Call before the transaction ends.
+    /// Inserts the queued run rows and their counts, and the final-state counts of the
+    /// jobs finished. Call before the transaction ends.
     func flushRuns() throws {
         try insertRuns()
         try writeTallies()
+        try writeFinalCounts()
     }
 
     @inline(__always)

@@ -26,6 +26,9 @@ extension SQLiteJobStore {
         m.registerMigration("schedule-ids") { db in
             try db.execute(sql: schemaScheduleIDs)
         }
+        m.registerMigration("job-counts") { db in
+            try db.execute(sql: schemaJobCounts)
+        }
         return m
     }
 

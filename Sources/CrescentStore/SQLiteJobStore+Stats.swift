@@ -70,14 +70,16 @@ extension SQLiteJobStore {
     }
 
     /// How many jobs match the filters of `params` (its limit and offset are ignored). By
-    /// state (and queue), from the partial index that holds that state, so a count reads
-    /// only the entries it counts; without a state, the sum of those; by task (no index),
-    /// from the rows of that state or of the whole table.
+    /// state (and queue): finished jobs from `job_counts`, the others from the partial index
+    /// that holds that state, so a count reads only the entries it counts; without a state,
+    /// the sum of those; by task (no index), from the rows of that state or of the whole table.
     public func jobCount(_ params: JobListParams) throws -> Int {
         if params.search != nil { return try countRows(params) }
-        guard let state = params.state else {
+        guard let state = params.state, !(state.isFinal && params.task == nil) else {
             guard params.task == nil else { return try countRows(params) }
-            return try jobCounts().reduce(0) { params.queue == nil || $1.queue == params.queue ? $0 + $1.count : $0 }
+            return try jobCounts().reduce(0) {
+                (params.queue == nil || $1.queue == params.queue) && (params.state == nil || $1.state == params.state) ? $0 + $1.count : $0
+            }
         }
         var clauses: [String]
         let index: String
