@@ -37,7 +37,7 @@ concurrency = 1000
 level = "error"
 ${2:-}
 TOML
-  "$bin" status --config "$1/crescent.toml" >/dev/null  # creates the schema
+  "$bin" retry --all-dead --config "$1/crescent.toml" >/dev/null  # a write: creates the schema
 }
 
 sql() { sqlite3 -batch "$1/scale.db" "PRAGMA busy_timeout = 10000; $2" >/dev/null; }

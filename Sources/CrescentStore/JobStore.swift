@@ -262,7 +262,11 @@ public protocol JobStore: Sendable {
     func jobCancel(ids: [Int64]) throws -> [Int64]
     /// Ids of running jobs owned by `worker` whose cancel was requested.
     func jobCancelRequested(worker: String) throws -> [Int64]
+    /// Jobs per queue and state; finished jobs from counts the store keeps with its writes.
     func jobCounts() throws -> [QueueStateCount]
+    /// Counts the finished jobs again and replaces the kept counts; true when they differed.
+    @discardableResult
+    func recountFinalJobs() throws -> Bool
     /// How many jobs `jobList(params)` would page through (limit and offset ignored).
     func jobCount(_ params: JobListParams) throws -> Int
     /// The queue names that have jobs, sorted.

@@ -133,6 +133,7 @@ extension PostgresJobStore {
             }
             var counts = CopyCounts()
             counts.jobs = try copyTable(.jobs, from: source, batch: batch, conn: conn)
+            try recountFinalJobs(conn: conn)
             counts.runs = try copyTable(.runs, from: source, batch: batch, conn: conn)
             counts.values = try copyTable(.kv, from: source, batch: batch, conn: conn)
             counts.schedules = try copyTable(.schedules, from: source, batch: batch, conn: conn)

@@ -50,15 +50,15 @@ final class TempDatabase: @unchecked Sendable {
     }
 }
 
-/// Runs `body` with a store on a fresh database, then deletes the database. On SQLite, first
-/// checks that the finished-job counts the store kept match a recount of the jobs: every
-/// store test then checks that its write paths keep them.
+/// Runs `body` with a store on a fresh database, then deletes the database. First checks that
+/// the finished-job counts the store kept match a recount of the jobs: every store test then
+/// checks that its write paths keep them.
 func withStore<T>(_ body: (any JobStore) throws -> T) throws -> T {
     let db = try TempDatabase()
     return try withExtendedLifetime(db) {
         let store = try db.open()
         let result = try body(store)
-        if let sqlite = store as? SQLiteJobStore, try sqlite.recountFinalJobs() {
+        if try store.recountFinalJobs() {
             throw CrescentError.failed("job_counts differed from a recount of the jobs")
         }
         return result

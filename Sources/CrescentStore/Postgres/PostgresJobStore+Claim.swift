@@ -36,7 +36,9 @@ extension PostgresJobStore {
                 SELECT id FROM \(s)jobs
                 WHERE queue = $1 AND expires_at <= $2::float8 AND expires_at IS NOT NULL
                   AND state IN ('scheduled', 'queued', 'retrying')
-                FOR UPDATE SKIP LOCKED)),
+                FOR UPDATE SKIP LOCKED)
+            RETURNING queue AS cq, state AS cs),
+        \(countedCTE("exp", sign: 1)),
         due AS MATERIALIZED (
             SELECT id, priority, run_at, task FROM \(s)jobs
             WHERE queue = $1 AND state IN ('scheduled', 'retrying') AND run_at <= $2::float8

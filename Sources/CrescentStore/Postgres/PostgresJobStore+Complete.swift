@@ -44,8 +44,12 @@ extension PostgresJobStore {
             // Applied successes marked `removeOnSuccess` go at once, with their runs.
             let removed = completions.indices.filter { completions[$0].removeOnSuccess && applied[$0] && completions[$0].outcome.isSuccess }
             if !removed.isEmpty {
-                try conn.query("DELETE FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state = 'succeeded'",
-                               [PGArray(removed.map { completions[$0].jobID as Int64? })])
+                try conn.query("""
+                    WITH gone AS (
+                        DELETE FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state = 'succeeded' RETURNING queue AS cq, state AS cs),
+                    \(countedCTE("gone", sign: -1))
+                    SELECT 1
+                    """, [PGArray(removed.map { completions[$0].jobID as Int64? })])
             }
             var budget = claimBudget
             var claimed: [[Job]] = []
@@ -93,7 +97,8 @@ extension PostgresJobStore {
             WHERE l.id = v.id AND j.id = v.id AND j.state = 'running' AND j.attempt = v.attempt
               AND j.lease_owner IS NOT DISTINCT FROM v.owner AND j.cancel_requested = $13::bool
             RETURNING v.ord, j.queue, v.id, v.attempt, COALESCE(v.started, j.started_at, v.ended) AS started, v.ended,
-                      v.outcome, v.run_error, v.traceback, v.owner, v.second),
+                      v.outcome, v.run_error, v.traceback, v.owner, v.second, j.queue AS cq, v.state AS cs),
+        \(countedCTE("moved", sign: 1)),
         r AS (
             INSERT INTO \(s)runs (job_id, attempt, started_at, finished_at, outcome, error, traceback, worker)
             SELECT id, attempt, started, ended, outcome, run_error, traceback, owner FROM moved ORDER BY ord),

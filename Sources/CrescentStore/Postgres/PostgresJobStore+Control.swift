@@ -72,8 +72,12 @@ extension PostgresJobStore {
         if ids.isEmpty { return [] }
         return try write { conn in
             // Runs go with their job (ON DELETE CASCADE).
-            let r = try conn.query("DELETE FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state <> 'running' RETURNING id",
-                                   [PGArray(ids)])
+            let r = try conn.query("""
+                WITH gone AS (
+                    DELETE FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state <> 'running' RETURNING id, queue AS cq, state AS cs),
+                \(countedCTE("gone", sign: -1))
+                SELECT id FROM gone
+                """, [PGArray(ids)])
             let deleted = Set((0..<r.count).map { r.int64($0, 0) })
             return ids.filter { deleted.contains($0) }
         }
@@ -95,12 +99,16 @@ extension PostgresJobStore {
     public func jobExpireWaiting(now: Date) throws -> Int {
         try write { conn in
             try conn.query("""
-                UPDATE \(s)jobs SET state = 'expired', finished_at = $1::float8, error = 'expired before it started'
-                WHERE id IN (
-                    SELECT id FROM \(s)jobs
-                    WHERE expires_at <= $1::float8 AND expires_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
-                    FOR UPDATE SKIP LOCKED)
-                """, [now.epoch]).affected
+                WITH exp AS (
+                    UPDATE \(s)jobs SET state = 'expired', finished_at = $1::float8, error = 'expired before it started'
+                    WHERE id IN (
+                        SELECT id FROM \(s)jobs
+                        WHERE expires_at <= $1::float8 AND expires_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
+                        FOR UPDATE SKIP LOCKED)
+                    RETURNING queue AS cq, state AS cs),
+                \(countedCTE("exp", sign: 1))
+                SELECT COUNT(*) FROM exp
+                """, [now.epoch]).int(0, 0)
         }
     }
 }

@@ -34,9 +34,13 @@ extension PostgresJobStore {
                 var wake: String?
                 for id in ids {
                     let r = try conn.query("""
-                        UPDATE \(s)jobs SET \(Self.retrySet)
-                        WHERE id = $2 AND state IN ('dead', 'cancelled', 'expired') AND \(keyFree("jobs"))
-                        RETURNING queue
+                        WITH moved AS (
+                            UPDATE \(s)jobs SET \(Self.retrySet)
+                            FROM (SELECT state AS was FROM \(s)jobs WHERE id = $2) AS old
+                            WHERE id = $2 AND state IN ('dead', 'cancelled', 'expired') AND \(keyFree("jobs"))
+                            RETURNING queue AS cq, old.was AS cs),
+                        \(countedCTE("moved", sign: -1))
+                        SELECT cq FROM moved
                         """, [now, id])
                     if r.count == 1 { moved.append(id); wake = wake ?? r.string(0, 0) }
                 }
@@ -56,8 +60,9 @@ extension PostgresJobStore {
                         UPDATE \(s)jobs SET \(Self.retrySet)
                         WHERE state = 'dead' AND \(keyFree("jobs")) AND NOT EXISTS (
                             SELECT 1 FROM \(s)jobs AS d WHERE d.unique_key = jobs.unique_key AND d.state = 'dead' AND d.id < jobs.id)
-                        RETURNING queue)
-                    SELECT COUNT(*), MIN(queue) FROM moved
+                        RETURNING queue AS cq, 'dead' AS cs),
+                    \(countedCTE("moved", sign: -1))
+                    SELECT COUNT(*), MIN(cq) FROM moved
                     """, [Date().epoch])
                 if let wake = r.stringOrNil(0, 1) { try notify(wake, conn: conn) }
                 return r.int(0, 0)
@@ -92,7 +97,9 @@ extension PostgresJobStore {
             let r = try conn.query("""
                 WITH cancelled AS (
                     UPDATE \(s)jobs SET state = 'cancelled', finished_at = $1
-                    WHERE id = ANY($2::bigint[]) AND state IN ('scheduled', 'queued', 'retrying') RETURNING id),
+                    WHERE id = ANY($2::bigint[]) AND state IN ('scheduled', 'queued', 'retrying')
+                    RETURNING id, queue AS cq, state AS cs),
+                \(countedCTE("cancelled", sign: 1)),
                 flagged AS (
                     UPDATE \(s)jobs SET cancel_requested = true
                     WHERE id = ANY($2::bigint[]) AND state = 'running' RETURNING id)
@@ -197,6 +204,7 @@ extension PostgresJobStore {
             let now = Date()
             var rescued: [Int64] = []
             var runs: [RunRow] = []
+            var finals: [FinalKey: Int] = [:]
             var wake: String?
             for (owner, seen) in stale.sorted(by: { $0.key < $1.key }) {
                 let beat = try conn.query("SELECT heartbeat_at FROM \(s)processes WHERE id = $1 FOR UPDATE", [owner])
@@ -235,11 +243,13 @@ extension PostgresJobStore {
                                            startedAt: moved.doubleOrNil(i, 2) ?? now.epoch, finishedAt: now.epoch,
                                            outcome: .aborted, error: "worker lost", traceback: nil, worker: owner))
                         if moved.string(i, 4) == JobState.retrying.rawValue { wake = wake ?? moved.string(i, 3) }
+                        finals[FinalKey(queue: moved.string(i, 3), state: moved.string(i, 4)), default: 0] += 1
                     }
                 }
                 try conn.query("DELETE FROM \(s)processes WHERE id = $1", [owner])
             }
             try insertRuns(runs, conn: conn)
+            try addJobCounts(finals, conn: conn)
             if let wake { try notify(wake, conn: conn) }
             return rescued
         }
@@ -292,20 +302,25 @@ extension PostgresJobStore {
             let names = try conn.query("""
                 WITH RECURSIVE \(queueNamesCTE("q", where: condition)) SELECT name FROM q WHERE name IS NOT NULL
                 """)
-            if state == .succeeded {  // once per batch: a range of its key
+            if state == .succeeded {  // once per batch: a range of its key, and the counts folded
                 try conn.query("DELETE FROM \(s)run_seconds WHERE second < $1",
                                [Self.second(Date().epoch - SQLiteJobStore.runTallyKeep)])
+                try foldJobCounts(conn: conn)
             }
             var deleted = 0
             for i in 0..<names.count where deleted < limit {
                 let r = try conn.query("""
-                    DELETE FROM \(s)jobs WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM \(s)jobs WHERE \(condition) AND queue = $1 AND finished_at < $2 \(taskFilter)
-                        ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))
-                      AND \(condition) AND finished_at < $2
+                    WITH gone AS (
+                        DELETE FROM \(s)jobs WHERE ctid = ANY(ARRAY(
+                            SELECT ctid FROM \(s)jobs WHERE \(condition) AND queue = $1 AND finished_at < $2 \(taskFilter)
+                            ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+                          AND \(condition) AND finished_at < $2
+                        RETURNING queue AS cq, state AS cs),
+                    \(countedCTE("gone", sign: -1))
+                    SELECT COUNT(*) FROM gone
                     """, [names.string(i, 0), before.epoch, limit - deleted,
                           tasks.map { PGArray($0.map { $0 as String? }) as PGBind }, PGArray(excluding.map { $0 as String? })])
-                deleted += r.affected
+                deleted += r.int(0, 0)
             }
             return deleted
         }
@@ -315,12 +330,16 @@ extension PostgresJobStore {
         guard limit > 0 else { return 0 }
         return try write { conn in
             try conn.query("""
-                UPDATE \(s)jobs SET state = 'expired', finished_at = $1::float8, error = 'expired before it started'
-                WHERE id IN (
-                    SELECT id FROM \(s)jobs
-                    WHERE expires_at <= $1::float8 AND expires_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
-                    LIMIT $2 FOR UPDATE SKIP LOCKED)
-                """, [now.epoch, limit]).affected
+                WITH exp AS (
+                    UPDATE \(s)jobs SET state = 'expired', finished_at = $1::float8, error = 'expired before it started'
+                    WHERE id IN (
+                        SELECT id FROM \(s)jobs
+                        WHERE expires_at <= $1::float8 AND expires_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
+                        LIMIT $2 FOR UPDATE SKIP LOCKED)
+                    RETURNING queue AS cq, state AS cs),
+                \(countedCTE("exp", sign: 1))
+                SELECT COUNT(*) FROM exp
+                """, [now.epoch, limit]).int(0, 0)
         }
     }
 }

@@ -97,9 +97,9 @@ extension PostgresJobStore {
 
     // MARK: counts
 
-    /// From the partial indexes that together hold every job: queued, waiting and finished
-    /// jobs are counted from their index entries alone (index-only scans), the few running
-    /// ones through their rows. Ordered by queue and state, byte-wise (as SQLite's).
+    /// Jobs still to run from the partial indexes that hold them (queued and waiting jobs
+    /// from their index entries alone, the few running ones through their rows); finished
+    /// jobs from `job_counts`. Ordered by queue and state, byte-wise (as SQLite's).
     public func jobCounts() throws -> [QueueStateCount] {
         try indexedRead { conn in
             let r = try conn.query("""
@@ -110,7 +110,7 @@ extension PostgresJobStore {
                     UNION ALL
                     SELECT queue, 'running', COUNT(*) FROM \(s)jobs WHERE state = 'running' GROUP BY queue
                     UNION ALL
-                    SELECT queue, state, COUNT(*) FROM \(s)jobs WHERE finished_at IS NOT NULL GROUP BY state, queue
+                    \(finalCountsSQL)
                 ) AS counts
                 ORDER BY queue COLLATE "C", state COLLATE "C"
                 """)
@@ -122,14 +122,17 @@ extension PostgresJobStore {
     }
 
     /// How many jobs match the filters of `params` (its limit and offset are ignored). By
-    /// state (and queue), from the partial index that holds that state; without a state,
+    /// state (and queue): finished jobs from `job_counts`, the others from the partial index
+    /// that holds that state; without a state,
     /// the sum of `jobCounts`; by task alone (no index), from the whole table.
     public func jobCount(_ params: JobListParams) throws -> Int {
         if Self.unstorable(params.task, params.queue) { return 0 }
         if params.search != nil { return try countRows(params) }
-        guard let state = params.state else {
+        guard let state = params.state, !(state.isFinal && params.task == nil) else {
             guard params.task == nil else { return try countRows(params) }
-            return try jobCounts().reduce(0) { params.queue == nil || $1.queue == params.queue ? $0 + $1.count : $0 }
+            return try jobCounts().reduce(0) {
+                (params.queue == nil || $1.queue == params.queue) && (params.state == nil || $1.state == params.state) ? $0 + $1.count : $0
+            }
         }
         var clauses = [Self.stateCondition(state)]
         var args: [PGBind?] = []

@@ -6,7 +6,7 @@ extension PostgresJobStore {
     /// never edit one that has shipped. `%S` stands for the quoted schema name, `%N` for the
     /// bare one (inside string literals).
     static let migrations: [String] = [schemaV1, schemaJobProgress, schemaTasksVersion, schemaEnqueueFunction,
-                                       schemaScheduleIDs]
+                                       schemaScheduleIDs, schemaJobCounts]
 
     /// Creates the schema if needed and applies the migrations it lacks, in one transaction
     /// holding an advisory lock on the schema's name: a second process starting at the same
