@@ -93,15 +93,21 @@ extension SQLiteJobStore {
 }
 
 extension HotStatements {
-    /// Counts a job of `queue` moved into final state `state` (written by `flushRuns`).
+    /// Counts a job of `queue` moved into final state `state` (written by `flushRuns`). A
+    /// cycle finishes jobs of a few queues and states: a short list searched in order costs
+    /// less per job than hashing the key.
     @inline(__always)
     func countFinal(queue: String, state: JobState) {
-        finals[FinalKey(queue: queue, state: state.rawValue), default: 0] += 1
+        for i in finals.indices where finals[i].state == state && finals[i].queue == queue {
+            finals[i].n += 1
+            return
+        }
+        finals.append((queue, state, 1))
     }
 
     func writeFinalCounts() throws {
         guard !finals.isEmpty else { return }
-        for (key, n) in finals { try SQLiteJobStore.countFinal(queue: key.queue, state: key.state, by: n, db: db) }
+        for f in finals { try SQLiteJobStore.countFinal(queue: f.queue, state: f.state.rawValue, by: f.n, db: db) }
         finals.removeAll(keepingCapacity: true)
     }
 }

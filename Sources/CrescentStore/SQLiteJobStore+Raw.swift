@@ -1,3 +1,4 @@
+import CrescentCore
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -110,7 +111,7 @@ final class HotStatements {
     /// Finished attempts per (second, outcome) not yet added to `run_seconds`.
     private var tallies: [(second: Int64, outcome: String, n: Int)] = []
     /// Jobs moved into final states, per (queue, state), not yet added to `job_counts`.
-    var finals: [FinalKey: Int] = [:]
+    var finals: [(queue: String, state: JobState, n: Int)] = []
 
     init(_ db: Database) { self.db = db }
 
