@@ -392,7 +392,9 @@ import Glibc
         for _ in 0..<5 { #expect(try p.run(["enqueue", "dies"]).code == 0) }
         let r = try p.run(["run", "--limit", "\(n + 5)"], timeout: 120)
         #expect(r.code == 0, "\(r.stderr)")
-        #expect(p.sqlInt("SELECT count(*) FROM jobs WHERE state = 'succeeded'") == n + 1)  // + the seed job
+        // The seed job finished before this run: on a slow machine the Pruner's first pass
+        // may already have removed it (it is older than the 2 s retention), so count the work.
+        #expect(p.sqlInt("SELECT count(*) FROM jobs WHERE state = 'succeeded' AND task = 'work'") == n)
         #expect(p.sqlInt("SELECT count(*) FROM jobs WHERE state = 'dead'") == 5)
 
         func sizes() -> (file: Int, wal: Int, live: Int, pages: Int, free: Int) {
