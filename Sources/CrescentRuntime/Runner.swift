@@ -134,7 +134,7 @@ public final class Runner: @unchecked Sendable {
         let processID = "\(hostName):\(pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let now = Date()
         let process = WorkerProcess(id: processID, host: hostName, pid: pid, queues: queues.map(\.name), startedAt: now, heartbeatAt: now,
-                                    tasksVersion: registry.current.tasksVersion)
+                                    tasksVersion: registry.current.tasksVersion, version: CrescentVersion.current)
         let progress = ProgressWriter(store: store, worker: processID, logger: logger)
         host.progressWriter = progress
 
@@ -148,12 +148,19 @@ public final class Runner: @unchecked Sendable {
         let heartbeat = Heartbeat(
             store: store, registry: registry, process: process,
             settings: .init(lease: config.lease, interval: min(2, config.lease / 3)), logger: logger,
-            databasePath: store is SQLiteJobStore ? config.database : nil, busy: { pipeline.busy }, running: { pipeline.runningAttempts },
+            databasePath: store is SQLiteJobStore ? config.database : nil, busy: { pipeline.busy }, capacity: { pipeline.capacity },
+            running: { pipeline.runningAttempts },
             cancel: { pipeline.cancel(jobIDs: $0) }, onStopRequested: { [weak self] in self?.requestStop() })
         pipeline.canClaim = { heartbeat.canClaim }
         var pruneSettings = Pruner.Settings(retentionSucceeded: config.retentionSucceeded, retentionDead: config.retentionDead)
         pruneSettings.taskRetention = {
             registry.current.tasks.values.reduce(into: [:]) { out, def in if !def.retention.isEmpty { out[def.name] = def.retention } }
+        }
+        // For tests only (documented as such): a shorter stay on the processes list for lost processes.
+        if let text = Foundation.ProcessInfo.processInfo.environment["CRESCENT_TEST_LOST_PROCESS_RETENTION"],
+           let seconds = Double(text), seconds.isFinite, seconds >= 0 {
+            pruneSettings.lostProcessRetention = seconds
+            pruneSettings.lostProcessEvery = min(pruneSettings.lostProcessEvery, max(0.5, seconds / 4))
         }
         let pruner = Pruner(store: store, settings: pruneSettings, logger: logger, load: { pipeline.busy })
 
