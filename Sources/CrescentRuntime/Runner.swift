@@ -156,12 +156,6 @@ public final class Runner: @unchecked Sendable {
         pruneSettings.taskRetention = {
             registry.current.tasks.values.reduce(into: [:]) { out, def in if !def.retention.isEmpty { out[def.name] = def.retention } }
         }
-        // For tests only (documented as such): a shorter stay on the processes list for lost processes.
-        if let text = Foundation.ProcessInfo.processInfo.environment["CRESCENT_TEST_LOST_PROCESS_RETENTION"],
-           let seconds = Double(text), seconds.isFinite, seconds >= 0 {
-            pruneSettings.lostProcessRetention = seconds
-            pruneSettings.lostProcessEvery = min(pruneSettings.lostProcessEvery, max(0.5, seconds / 4))
-        }
         let pruner = Pruner(store: store, settings: pruneSettings, logger: logger, load: { pipeline.busy })
 
         let watcher = Watcher(tasksDir: config.tasksDir, displayRoot: config.baseDir, initial: snapshot, logger: logger) { snapshot in
