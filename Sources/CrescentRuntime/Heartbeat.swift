@@ -173,6 +173,7 @@ public final class Heartbeat: @unchecked Sendable {
     private func beat() {
         do {
             let beat = ProcessBeat(busy: busy(), capacity: capacity(), rssBytes: ProcessMemory.residentBytes())
+            CrescentMetrics.workerCapacity(beat.capacity ?? 0)
             let renewed = try store.leaseRenew(processID: process.id, beat: beat, now: Date())
             if !renewed {
                 // Another process rescued this one's jobs (a rescue marks the row lost in the same

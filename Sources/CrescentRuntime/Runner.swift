@@ -198,7 +198,7 @@ public final class Runner: @unchecked Sendable {
                 throw (error as? CrescentError) ?? .failed("\(error)")
             }
         }
-        CrescentMetrics.workerCapacity(queues.reduce(0) { $0 + $1.concurrency })
+        CrescentMetrics.workerCapacity(pipeline.capacity)  // and at each heartbeat (queues named later, max_jobs)
         logger.info("crescent running", metadata: [
             "process": "\(processID)", "threads": .stringConvertible(config.threads), "queues": "\(queues.map(\.name).joined(separator: ","))",
             "max_jobs": .stringConvertible((options.maxJobs ?? config.maxJobs) ?? 0),
