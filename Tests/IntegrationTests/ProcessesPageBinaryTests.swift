@@ -137,7 +137,9 @@ import Glibc
         let page = get(base, "/processes").1
         #expect(page.contains("<h2>Lost</h2>"), "\(page)")
         for id in ids { #expect(page.contains("<a href=\"/jobs/\(id)\">\(id)</a>"), "the rescued jobs are linked") }
-        #expect(!page.contains("action=\"/processes/\(encoded)/stop\""), "no buttons for a lost process")
+        let lostPart = page.range(of: "<h2>Lost</h2>").map { String(page[$0.lowerBound...]) } ?? ""
+        #expect(lostPart.contains(victimID) && !lostPart.contains("<form"), "no buttons for a lost process")
+        #expect(!page.contains("/processes/\(victimID)/stop\"") && !page.contains("/processes/\(encoded)/stop\""))
         let metrics = get(base, "/metrics").1
         #expect(metrics.contains("crescent_processes{state=\"lost\"} 1") && metrics.contains("crescent_processes{state=\"alive\"} 1"),
                 "\(metrics.split(separator: "\n").filter { $0.contains("crescent_processes") })")
