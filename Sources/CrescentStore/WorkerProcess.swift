@@ -69,11 +69,8 @@ extension WorkerProcess {
     /// had when it was already lost (`previous`), started afresh otherwise; ids ascending,
     /// the first `rescuedJobsKept` kept.
     static func rescuedAfter(_ rescued: [Int64], previous: (count: Int, json: String)?) -> (count: Int, json: String) {
-        var ids: [Int64] = []
-        if let previous, case .array(let items)? = try? JSONValue.decode(previous.json) {
-            ids = items.compactMap(\.intValue)
-        }
-        let all = Array(Set(ids + rescued)).sorted().prefix(rescuedJobsKept)
+        let ids = previous.map { rescuedIDs($0.json) } ?? []
+        let all = Set(ids + rescued).sorted().prefix(rescuedJobsKept)
         let json = JSONValue.array(all.map { JSONValue.int($0) }).encoded()
         return ((previous?.count ?? 0) + rescued.count, json)
     }
