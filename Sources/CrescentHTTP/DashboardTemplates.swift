@@ -238,14 +238,15 @@ enum DashboardTemplates {
         {{#skew}}<p class="error-box">These processes loaded {{skew}} different versions of the task files (a rollout in progress?): a job runs with the definition of the process that claims it.</p>{{/skew}}
         {{#hasProcesses}}
         <table>
-        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Tasks version</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th><th>Running</th><th></th></tr></thead>
+        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Crescent</th><th>Tasks version</th><th class="num">RSS</th><th>Started</th><th>Heartbeat</th><th class="num">Busy</th><th>Running</th><th></th></tr></thead>
         <tbody>
         {{#processes}}<tr>
         <td><code class="small">{{id}}</code></td><td>{{host}}</td><td class="num">{{pid}}</td><td>{{queues}}</td>
-        <td><code class="small">{{tasksVersion}}</code></td>
+        <td>{{version}}</td><td><code class="small">{{tasksVersion}}</code></td>
+        <td class="num"><span title="{{rssBytes}} bytes">{{rss}}</span></td>
         <td><span title="{{startedAtFull}}">{{startedAt}}</span></td>
         <td><span title="{{heartbeatAtFull}}">{{heartbeatAt}}</span>{{#stale}} <span class="badge s-dead">stale</span>{{/stale}}</td>
-        <td class="num"><strong>{{busy}}</strong></td>
+        <td class="num"><strong>{{busy}}</strong> / {{capacity}}</td>
         <td>{{#running}}<a href="/jobs/{{id}}">{{id}}</a> {{/running}}</td>
         <td>{{#stopping}}<span class="badge s-dead">stopping</span>{{/stopping}}{{^stopping}}{{#quiet}}<span class="badge">quiet</span>{{/quiet}}{{^quiet}}<form method="post" action="/processes/{{urlID}}/quiet" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Quiet</button></form>{{/quiet}}<form method="post" action="/processes/{{urlID}}/stop" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Stop</button></form>{{/stopping}}</td>
         </tr>{{/processes}}
@@ -253,6 +254,22 @@ enum DashboardTemplates {
         </table>
         {{/hasProcesses}}
         {{^hasProcesses}}<p class="empty">No process is running.</p>{{/hasProcesses}}
+        {{#hasLost}}
+        <h2>Lost</h2>
+        <p class="muted">Processes that stopped heart-beating (killed, or cut off from the database): another process rescued the jobs they were running. Each stays listed for an hour.</p>
+        <table>
+        <thead><tr><th>Process</th><th>Host</th><th class="num">PID</th><th>Queues</th><th>Crescent</th><th class="num">RSS</th><th>Last heartbeat</th><th>Lost</th><th>Rescued jobs</th></tr></thead>
+        <tbody>
+        {{#lost}}<tr>
+        <td><code class="small">{{id}}</code> <span class="badge s-dead">lost</span></td><td>{{host}}</td><td class="num">{{pid}}</td><td>{{queues}}</td>
+        <td>{{version}}</td><td class="num"><span title="{{rssBytes}} bytes">{{rss}}</span></td>
+        <td><span title="{{heartbeatAtFull}}">{{heartbeatAt}}</span></td>
+        <td><span title="{{lostAtFull}}">{{lostAt}}</span></td>
+        <td><strong>{{rescuedCount}}</strong>{{#rescued}} <a href="/jobs/{{id}}">{{id}}</a>{{/rescued}}{{#more}} <span class="muted">and {{more}} more</span>{{/more}}</td>
+        </tr>{{/lost}}
+        </tbody>
+        </table>
+        {{/hasLost}}
         """
 
     static let error = """

@@ -407,32 +407,4 @@ extension HTTPServer {
         context["hasRuns"] = !runs.isEmpty
         return try await render("job", title: "Job \(id)", active: "/jobs", request: request, context: context)
     }
-
-    func processesPage(_ request: Request) async throws -> Response {
-        let store = self.store
-        let now = Date()
-        let lease = config.lease
-        let (processes, requests, owned) = try await readIO { () throws -> ([WorkerProcess], [String: Set<ProcessRequest>], [String: [Int64]]) in
-            let processes = try store.processList()
-            // The jobs each runs now (a seek per process on the running jobs' index).
-            let owned = try Dictionary(uniqueKeysWithValues: processes.map { ($0.id, try store.jobsOwned(worker: $0.id).keys.sorted()) })
-            return (processes, try store.processRequests(), owned)
-        }
-        let rows = processes.map { p -> [String: Any] in
-            [
-                "running": (owned[p.id] ?? []).map { ["id": $0] as [String: Any] },
-                "quiet": requests[p.id]?.contains(.quiet) ?? false, "stopping": requests[p.id]?.contains(.stop) ?? false,
-                "urlID": RequestInput.encode(p.id),
-                "id": p.id, "host": p.host, "pid": p.pid, "queues": p.queues.isEmpty ? "all" : p.queues.joined(separator: ", "),
-                "startedAt": Dashboard.relative(p.startedAt, now: now), "startedAtFull": Dashboard.clock(p.startedAt),
-                "heartbeatAt": Dashboard.relative(p.heartbeatAt, now: now), "heartbeatAtFull": Dashboard.clock(p.heartbeatAt),
-                "stale": now.timeIntervalSince(p.heartbeatAt) > lease, "busy": p.busy,
-                "tasksVersion": p.tasksVersion.isEmpty ? "-" : p.tasksVersion,
-            ]
-        }
-        let versions = Set(processes.map(\.tasksVersion)).count
-        var context: [String: Any] = ["processes": rows, "hasProcesses": !rows.isEmpty, "store": store.storeDescription]
-        if versions > 1 { context["skew"] = versions }
-        return try await render("processes", title: "Processes", active: "/processes", request: request, context: context)
-    }
 }

@@ -44,7 +44,8 @@ extension HTTPServer {
             let store = self.store
             let now = Date()
             let (counts, oldest, processes, paused) = try await self.readIO {
-                (try store.jobCounts(), try store.oldestDuePerQueue(now: now), try store.processList(), try store.queuesPaused())
+                (try store.jobCounts(), try store.oldestDuePerQueue(now: now), try store.processList(includingLost: true),
+                 try store.queuesPaused())
             }
             let queues = self.jobGauges.update(counts, declared: self.config.queues.map(\.name), registry: self.metrics)
             self.jobGauges.updateLatency(oldest, queues: queues, now: now, registry: self.metrics)
@@ -82,7 +83,7 @@ final class JobGauges: Sendable {
     }
     static var processesDescriptor: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "crescent", metricName: "processes", unitName: "",
-                             helpText: "Runner processes registered in the database: alive, or lost (no heartbeat within the lease).")
+                             helpText: "Runner processes registered in the database: alive, or lost (no heartbeat within the lease, or rescued within the hour).")
     }
 
     /// Sets `crescent_jobs`; returns every queue known so far (declared, or seen with jobs).
@@ -112,9 +113,10 @@ final class JobGauges: Sendable {
         }
     }
 
-    /// `crescent_processes{state}`: `alive` and `lost` (heartbeat older than `lease`), both always present.
+    /// `crescent_processes{state}`: `alive` and `lost` (heartbeat older than `lease`, or rescued by
+    /// another process within the last hour), both always present.
     func updateProcesses(_ processes: [WorkerProcess], lease: Double, now: Date, registry: PrometheusCollectorRegistry) {
-        let lost = processes.filter { now.timeIntervalSince($0.heartbeatAt) > lease }.count
+        let lost = processes.filter { $0.lostAt != nil || now.timeIntervalSince($0.heartbeatAt) > lease }.count
         registry.makeGauge(descriptor: Self.processesDescriptor, labels: [("state", "alive")]).set(Double(processes.count - lost))
         registry.makeGauge(descriptor: Self.processesDescriptor, labels: [("state", "lost")]).set(Double(lost))
     }

@@ -140,12 +140,22 @@ extension OpenAPI {
           },
           "Counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
           "Process": {
-            "type": "object", "required": ["id", "host", "pid", "queues", "started_at", "heartbeat_at", "busy", "heartbeat_age_s", "lost"],
+            "type": "object", "required": ["id", "host", "pid", "queues", "started_at", "heartbeat_at", "busy", "heartbeat_age_s", "lost",
+                         "capacity", "version", "rss_bytes", "lost_at", "rescued_count", "rescued_jobs"],
             "properties": {
               "id": {"type": "string"}, "host": {"type": "string"}, "pid": {"type": "integer"},
               "queues": {"type": "array", "items": {"type": "string"}, "description": "Empty: all queues."},
               "started_at": {"$ref": "#/components/schemas/Time"}, "heartbeat_at": {"$ref": "#/components/schemas/Time"},
-              "busy": {"type": "integer", "minimum": 0}, "heartbeat_age_s": {"type": "number"}, "lost": {"type": "boolean"}
+              "busy": {"type": "integer", "minimum": 0}, "heartbeat_age_s": {"type": "number"},
+              "capacity": {"type": "integer", "minimum": 0, "description": "Job slots: its queues' concurrency summed, capped by max_jobs."},
+              "version": {"type": "string", "description": "The Crescent version it runs."},
+              "rss_bytes": {"type": ["integer", "null"], "minimum": 0, "description": "Resident memory at its last heartbeat; null when unknown."},
+              "tasks_version": {"type": "string"}, "quiet": {"type": "boolean"}, "stop_requested": {"type": "boolean"},
+              "lost": {"type": "boolean", "description": "No heartbeat within the lease, or rescued by another process."},
+              "lost_at": {"oneOf": [{"$ref": "#/components/schemas/Time"}, {"type": "null"}],
+                          "description": "When another process rescued its jobs; listed for an hour after."},
+              "rescued_count": {"type": "integer", "minimum": 0},
+              "rescued_jobs": {"type": "array", "items": {"type": "integer"}, "description": "The ids of the jobs rescued from it (the first 100)."}
             }
           },
           "Finished": {

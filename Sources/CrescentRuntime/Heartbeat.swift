@@ -33,6 +33,8 @@ public final class Heartbeat: @unchecked Sendable {
     /// The database file watched for removal or replacement (nil: none).
     let databasePath: String?
     let busy: @Sendable () -> Int
+    /// The job slots now (`Pipeline.capacity`).
+    let capacity: @Sendable () -> Int
     /// The jobs running here, with their attempts.
     let running: @Sendable () -> [Int64: Int]
     let cancel: @Sendable ([Int64]) -> Void
@@ -58,7 +60,8 @@ public final class Heartbeat: @unchecked Sendable {
     private var writtenTasksVersion = ""
 
     public init(store: JobStore, registry: TaskRegistry, process: WorkerProcess, settings: Settings, logger: Logger,
-                databasePath: String?, busy: @escaping @Sendable () -> Int, running: @escaping @Sendable () -> [Int64: Int],
+                databasePath: String?, busy: @escaping @Sendable () -> Int, capacity: @escaping @Sendable () -> Int = { 0 },
+                running: @escaping @Sendable () -> [Int64: Int],
                 cancel: @escaping @Sendable ([Int64]) -> Void, onStopRequested: @escaping @Sendable () -> Void) {
         self.store = store
         self.registry = registry
@@ -67,6 +70,7 @@ public final class Heartbeat: @unchecked Sendable {
         self.logger = logger
         self.databasePath = databasePath
         self.busy = busy
+        self.capacity = capacity
         self.running = running
         self.cancel = cancel
         self.onStopRequested = onStopRequested
@@ -77,8 +81,9 @@ public final class Heartbeat: @unchecked Sendable {
     public func start() throws {
         startedAt = Date()
         identity = databasePath.flatMap(Self.fileIdentity)
-        try store.processRegister(process)
-        writtenTasksVersion = process.tasksVersion
+        let first = current()
+        try store.processRegister(first)
+        writtenTasksVersion = first.tasksVersion
         lock.withLock { watch.renewed(at: Monotonic.now()) }
         let t = Thread { [self] in loop(); done.signal() }
         t.name = "crescent-heartbeat"
@@ -167,14 +172,14 @@ public final class Heartbeat: @unchecked Sendable {
 
     private func beat() {
         do {
-            let renewed = try store.leaseRenew(processID: process.id, busy: busy(), now: Date())
+            let beat = ProcessBeat(busy: busy(), capacity: capacity(), rssBytes: ProcessMemory.residentBytes())
+            CrescentMetrics.workerCapacity(beat.capacity ?? 0)
+            let renewed = try store.leaseRenew(processID: process.id, beat: beat, now: Date())
             if !renewed {
-                // Another process rescued this one's jobs (a rescue removes the row in the same
-                // transaction). With a fresh heartbeat: the start time would look expired.
-                var again = process
-                again.heartbeatAt = Date()
-                again.busy = busy()
-                again.tasksVersion = registry.current.tasksVersion
+                // Another process rescued this one's jobs (a rescue marks the row lost in the same
+                // transaction): registering again replaces the lost row. With a fresh heartbeat:
+                // the start time would look expired.
+                let again = current()
                 try store.processRegister(again)
                 writtenTasksVersion = again.tasksVersion
                 let owned = try store.jobsOwned(worker: process.id)
@@ -186,9 +191,7 @@ public final class Heartbeat: @unchecked Sendable {
             let loaded = registry.current.tasksVersion
             if loaded != writtenTasksVersion {
                 // The task files were reloaded: the row shows the version now running.
-                var changed = process
-                changed.heartbeatAt = Date()
-                changed.busy = busy()
+                var changed = current()
                 changed.tasksVersion = loaded
                 try store.processRegister(changed)
                 writtenTasksVersion = loaded
@@ -207,6 +210,17 @@ public final class Heartbeat: @unchecked Sendable {
             }
             if first { logger.error("heartbeat failed: this process claims no new jobs until it can write again", metadata: ["error": "\(error)"]) }
         }
+    }
+
+    /// This process's row as of now: a fresh heartbeat, what runs, the slots, the memory, the tasks loaded.
+    private func current() -> WorkerProcess {
+        var p = process
+        p.heartbeatAt = Date()
+        p.busy = busy()
+        p.capacity = capacity()
+        p.rssBytes = ProcessMemory.residentBytes()
+        p.tasksVersion = registry.current.tasksVersion
+        return p
     }
 
     private func rescue() {

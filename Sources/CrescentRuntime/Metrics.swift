@@ -29,7 +29,7 @@ public enum CrescentMetrics {
         jobDurationName: "How long the attempts this process finished ran, in seconds.",
         scheduleLagName: "How late this process turned schedule occurrences into jobs, in seconds.",
         busyWorkersName: "Jobs running in this process now.",
-        workerCapacityName: "Jobs this process can run at once: the concurrency of the queues it serves, summed.",
+        workerCapacityName: "Jobs this process can run at once: the concurrency of the queues it serves, summed, capped by max_jobs.",
     ]
 
     /// One attempt ended: `outcome` is a run outcome (`succeeded`, `failed`, `snoozed`,

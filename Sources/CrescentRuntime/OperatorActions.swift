@@ -36,11 +36,17 @@ public enum OperatorActions {
         }
     }
 
-    /// Records `request` for the process `id`; an unknown id is `notFound`, naming the live ones.
+    /// Records `request` for the process `id`; an unknown id is `notFound`, naming the live ones,
+    /// and so is a lost one (another process rescued its jobs), saying so.
     public static func request(_ request: ProcessRequest, process id: String, store: JobStore) throws(CrescentError) {
         do {
             if try store.processRequest(id: id, request, now: Date()) { return }
-            let live = try store.processList().map(\.id)
+            let listed = try store.processList(includingLost: true)
+            let live = listed.filter { $0.lostAt == nil }.map(\.id)
+            if let lost = listed.first(where: { $0.id == id && $0.lostAt != nil }), let at = lost.lostAt {
+                throw CrescentError.notFound("process \"\(id)\" is lost (another process rescued its jobs at \(TimeText.format(at))); "
+                    + "the running processes are " + (live.isEmpty ? "none" : live.joined(separator: ", ")))
+            }
             throw CrescentError.notFound("no running process with id \"\(id)\"; the running processes are "
                 + (live.isEmpty ? "none" : live.joined(separator: ", ")))
         } catch let error as CrescentError {

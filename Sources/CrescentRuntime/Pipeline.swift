@@ -159,6 +159,14 @@ public final class Pipeline: @unchecked Sendable {
         return running.count
     }
 
+    /// The job slots: the concurrency of the queues served now, summed, capped by `max_jobs`.
+    public var capacity: Int {
+        cond.lock()
+        defer { cond.unlock() }
+        let slots = queues.reduce(0) { $0 + $1.concurrency }
+        return maxJobs.map { min($0, slots) } ?? slots
+    }
+
     public var finishedRuns: Int {
         cond.lock()
         defer { cond.unlock() }

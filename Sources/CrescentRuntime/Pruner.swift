@@ -25,6 +25,10 @@ public final class Pruner: @unchecked Sendable {
         /// queue, say) become `expired`, and succeeded jobs of tasks whose retention is `"0s"`
         /// go.
         public var quickEvery: Double = 1
+        /// How long a lost process's row stays listed (`WorkerProcess.lostRetention`), and how
+        /// often rows past it are looked for.
+        public var lostProcessRetention: Double = WorkerProcess.lostRetention
+        public var lostProcessEvery: Double = 10
         /// Each task's `retention` (only those that set one), read at every pass.
         public var taskRetention: @Sendable () -> [String: TaskRetention] = { [:] }
 
@@ -81,10 +85,15 @@ public final class Pruner: @unchecked Sendable {
         // The first pass a moment after start: the pipeline's first claims go first.
         guard pause(0.25) else { return }
         var lastFull: Double = -.infinity
+        var lastLost: Double = -.infinity
         while true {
             let now = Date()
             let tick = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
             quick(now: now)
+            if tick - lastLost >= settings.lostProcessEvery {
+                lastLost = tick
+                pruneLostProcesses(now: now)
+            }
             if tick - lastFull >= settings.every {
                 lastFull = tick
                 prune(now: now)
@@ -104,6 +113,18 @@ public final class Pruner: @unchecked Sendable {
                 _ = try store.jobPrune(state: .succeeded, before: now.addingTimeInterval(1), limit: settings.batch * 5,
                                        tasks: immediate, excluding: [])
             }
+            outage.succeeded(logger: logger)
+        } catch {
+            outage.failed(error, logger: logger, consequence: "trying again on the next pass", metadata: [:])
+        }
+    }
+
+    /// Deletes the rows of processes lost longer ago than `lostProcessRetention` (one short
+    /// statement: a handful of rows at most).
+    private func pruneLostProcesses(now: Date) {
+        do {
+            let n = try store.processPruneLost(before: now.addingTimeInterval(-settings.lostProcessRetention), limit: settings.batch)
+            if n > 0 { logger.info("removed lost processes from the processes list", metadata: ["count": .stringConvertible(n)]) }
             outage.succeeded(logger: logger)
         } catch {
             outage.failed(error, logger: logger, consequence: "trying again on the next pass", metadata: [:])

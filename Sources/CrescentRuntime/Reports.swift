@@ -101,6 +101,25 @@ public enum Reports {
         ])
     }
 
+    /// One process of `status --json` / `GET /api/stats`.
+    public static func processJSON(_ p: WorkerProcess, requests: Set<ProcessRequest>, now: Date, lease: Double?) -> JSONValue {
+        let age = max(0, now.timeIntervalSince(p.heartbeatAt))
+        return .object([
+            "quiet": .bool(requests.contains(.quiet)),
+            "stop_requested": .bool(requests.contains(.stop)),
+            "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
+            "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
+            "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
+            "capacity": .int(Int64(p.capacity)), "version": .string(p.version),
+            "rss_bytes": p.rssBytes.map { .int($0) } ?? .null,
+            "heartbeat_age_s": .double((age * 1000).rounded() / 1000), "tasks_version": .string(p.tasksVersion),
+            "lost": .bool(p.lostAt != nil || (lease.map { age > $0 } ?? false)),
+            "lost_at": p.lostAt.map { .string(TimeText.format($0)) } ?? .null,
+            "rescued_count": .int(Int64(p.rescuedCount)),
+            "rescued_jobs": .array(p.rescuedJobs.map { .int($0) }),
+        ])
+    }
+
     public static func loadErrorJSON(_ e: TaskLoadError) -> JSONValue {
         .object(["file": .string(e.file), "line": e.line.map { .int(Int64($0)) } ?? .null, "error": .string(e.message)])
     }
@@ -124,7 +143,9 @@ public enum Reports {
     }
 
     /// With `lease`, a process that has not heart-beaten for longer is marked `"lost": true`
-    /// (killed or hung; its jobs go back to the queue once another process rescues them).
+    /// (killed or hung; its jobs go back to the queue once another process rescues them). A
+    /// process another one rescued stays listed for an hour, `lost` with `lost_at` and what was
+    /// rescued from it.
     public static func status(_ registry: TaskRegistry, store: JobStore, now: Date = Date(), lease: Double? = nil) throws -> JSONValue {
         var queues: [String: [String: JSONValue]] = [:]
         for c in try store.jobCounts() {
@@ -135,19 +156,9 @@ public enum Reports {
             queues[queue] = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })
         }
         let requests = try store.processRequests()
-        let registered = try store.processList()
-        let processes = registered.map { p -> JSONValue in
-            let age = max(0, now.timeIntervalSince(p.heartbeatAt))
-            return .object([
-                "quiet": .bool(requests[p.id]?.contains(.quiet) ?? false),
-                "stop_requested": .bool(requests[p.id]?.contains(.stop) ?? false),
-                "id": .string(p.id), "host": .string(p.host), "pid": .int(Int64(p.pid)),
-                "queues": .array(p.queues.map(JSONValue.string)), "started_at": .string(TimeText.format(p.startedAt)),
-                "heartbeat_at": .string(TimeText.format(p.heartbeatAt)), "busy": .int(Int64(p.busy)),
-                "heartbeat_age_s": .double((age * 1000).rounded() / 1000), "tasks_version": .string(p.tasksVersion),
-                "lost": .bool(lease.map { age > $0 } ?? false),
-            ])
-        }
+        let listed = try store.processList(includingLost: true)
+        let registered = listed.filter { $0.lostAt == nil }
+        let processes = listed.map { processJSON($0, requests: requests[$0.id] ?? [], now: now, lease: lease) }
         let fires = registry.current.sortedTasks.compactMap { def -> (String, Date)? in
             nextFire(def, store: store, now: now).map { (def.name, $0) }
         }.sorted { $0.1 < $1.1 }.prefix(10).map { JSONValue.object(["task": .string($0.0), "at": .string(TimeText.format($0.1))]) }

@@ -134,7 +134,7 @@ public final class Runner: @unchecked Sendable {
         let processID = "\(hostName):\(pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let now = Date()
         let process = WorkerProcess(id: processID, host: hostName, pid: pid, queues: queues.map(\.name), startedAt: now, heartbeatAt: now,
-                                    tasksVersion: registry.current.tasksVersion)
+                                    tasksVersion: registry.current.tasksVersion, version: CrescentVersion.current)
         let progress = ProgressWriter(store: store, worker: processID, logger: logger)
         host.progressWriter = progress
 
@@ -148,7 +148,8 @@ public final class Runner: @unchecked Sendable {
         let heartbeat = Heartbeat(
             store: store, registry: registry, process: process,
             settings: .init(lease: config.lease, interval: min(2, config.lease / 3)), logger: logger,
-            databasePath: store is SQLiteJobStore ? config.database : nil, busy: { pipeline.busy }, running: { pipeline.runningAttempts },
+            databasePath: store is SQLiteJobStore ? config.database : nil, busy: { pipeline.busy }, capacity: { pipeline.capacity },
+            running: { pipeline.runningAttempts },
             cancel: { pipeline.cancel(jobIDs: $0) }, onStopRequested: { [weak self] in self?.requestStop() })
         pipeline.canClaim = { heartbeat.canClaim }
         var pruneSettings = Pruner.Settings(retentionSucceeded: config.retentionSucceeded, retentionDead: config.retentionDead)
@@ -197,7 +198,7 @@ public final class Runner: @unchecked Sendable {
                 throw (error as? CrescentError) ?? .failed("\(error)")
             }
         }
-        CrescentMetrics.workerCapacity(queues.reduce(0) { $0 + $1.concurrency })
+        CrescentMetrics.workerCapacity(pipeline.capacity)  // and at each heartbeat (queues named later, max_jobs)
         logger.info("crescent running", metadata: [
             "process": "\(processID)", "threads": .stringConvertible(config.threads), "queues": "\(queues.map(\.name).joined(separator: ","))",
             "max_jobs": .stringConvertible((options.maxJobs ?? config.maxJobs) ?? 0),

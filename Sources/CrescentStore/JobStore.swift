@@ -167,38 +167,6 @@ public struct ScheduleState: Sendable, Equatable {
     }
 }
 
-/// A `run` process, registered while it lives.
-public struct WorkerProcess: Sendable, Equatable {
-    /// Unique per process start, e.g. `host:pid:random`.
-    public var id: String
-    public var host: String
-    public var pid: Int32
-    public var queues: [String]
-    public var startedAt: Date
-    public var heartbeatAt: Date
-    /// Jobs running in it at its last heartbeat.
-    public var busy: Int
-    /// A digest of the task files it loaded last (`""` when unknown): runners of one
-    /// deployment show the same value, a host still on other task files another.
-    public var tasksVersion: String
-    public init(id: String, host: String, pid: Int32, queues: [String], startedAt: Date, heartbeatAt: Date, busy: Int = 0,
-                tasksVersion: String = "") {
-        self.id = id; self.host = host; self.pid = pid; self.queues = queues
-        self.startedAt = startedAt; self.heartbeatAt = heartbeatAt; self.busy = busy; self.tasksVersion = tasksVersion
-    }
-}
-
-/// The leases as one read saw them (`JobStore.leaseView`).
-public struct LeaseView: Sendable, Equatable {
-    /// Process id → its `heartbeat_at` as stored (an opaque value: only its changes count).
-    public var heartbeats: [String: Double]
-    /// Owners of running jobs (`""` for a running job without one).
-    public var runningOwners: Set<String>
-    public init(heartbeats: [String: Double], runningOwners: Set<String>) {
-        self.heartbeats = heartbeats; self.runningOwners = runningOwners
-    }
-}
-
 public struct QueueStateCount: Sendable, Equatable {
     public var queue: String
     public var state: JobState
@@ -315,19 +283,24 @@ public protocol JobStore: Sendable {
     func storeApply(_ writes: [StoreWrite]) throws
 
     // Processes and leases
+    /// Registers a live process; a row of the same id (alive or lost) is replaced.
     func processRegister(_ process: WorkerProcess) throws
-    /// Heartbeat; returns false if the process row was removed (it lost its lease).
-    func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool
+    /// Heartbeat; returns false if the process row was removed or marked lost (it lost its lease).
+    func leaseRenew(processID: String, beat: ProcessBeat, now: Date) throws -> Bool
     func processDeregister(id: String) throws
-    func processList() throws -> [WorkerProcess]
-    /// What a rescuer sees of the leases: each process row's last heartbeat value, and the
-    /// owners of running jobs (a running job whose owner has no row shows up here only).
+    /// The live processes, and with `includingLost` the lost ones still listed (after them).
+    func processList(includingLost: Bool) throws -> [WorkerProcess]
+    /// Deletes up to `limit` rows of processes lost before `before`; returns how many.
+    func processPruneLost(before: Date, limit: Int) throws -> Int
+    /// What a rescuer sees of the leases: each live process row's last heartbeat value, and the
+    /// owners of running jobs (a running job whose owner has no live row shows up here only).
     func leaseView() throws -> LeaseView
     /// Rescues the running jobs of each owner in `stale` whose heartbeat value is still exactly
-    /// the one given (nil: it still has no row): run outcome `aborted`, error `worker lost`,
+    /// the one given (nil: it still has no live row): run outcome `aborted`, error `worker lost`,
     /// `retrying` at `retryAt(job)`, `dead` when it answers nil, `cancelled` when a cancel was
-    /// requested. Removes those owners' rows in the same transaction. An owner that heart-beat
-    /// meanwhile is left alone. Returns the rescued job ids.
+    /// requested. Marks those owners' rows lost in the same transaction (`lostAt`, with the ids
+    /// rescued added to `rescuedCount`/`rescuedJobs`). An owner that heart-beat meanwhile is
+    /// left alone. Returns the rescued job ids.
     func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64]
     /// The running jobs `worker` still owns, with their attempts.
     func jobsOwned(worker: String) throws -> [Int64: Int]
@@ -341,7 +314,7 @@ public protocol JobStore: Sendable {
     func queueSetPaused(_ queue: String, paused: Bool, now: Date) throws -> Bool
     /// The paused queues, with when each was paused.
     func queuesPaused() throws -> [String: Date]
-    /// Records `request` for the registered process `id`; false when no such process is registered.
+    /// Records `request` for the registered process `id`; false when no such live process is registered.
     func processRequest(id: String, _ request: ProcessRequest, now: Date) throws -> Bool
     /// The requests recorded for each registered process (removed with its row at deregistration).
     func processRequests() throws -> [String: Set<ProcessRequest>]
@@ -366,6 +339,12 @@ extension JobStore {
     public func scheduleRemovePending(task: String, after: Date) throws -> Int {
         try scheduleRemovePending(task: task, schedule: "", after: after)
     }
+    /// Heartbeat writing only `busy`.
+    public func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool {
+        try leaseRenew(processID: processID, beat: ProcessBeat(busy: busy), now: now)
+    }
+    /// The live processes.
+    public func processList() throws -> [WorkerProcess] { try processList(includingLost: false) }
     /// Every task's finished jobs of `state` (`[retention]`).
     public func jobPrune(state: JobState, before: Date, limit: Int) throws -> Int {
         try jobPrune(state: state, before: before, limit: limit, tasks: nil, excluding: [])

@@ -36,7 +36,7 @@ extension SQLiteJobStore {
 
     public func processRequest(id: String, _ request: ProcessRequest, now: Date) throws -> Bool {
         try write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM processes WHERE id = ?", arguments: [id]) ?? false else { return false }
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM processes WHERE id = ? AND lost_at IS NULL", arguments: [id]) ?? false else { return false }
             try db.execute(sql: "INSERT INTO control (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
                            arguments: [ControlName.process(id, request), now.epoch])
             return true
@@ -45,7 +45,7 @@ extension SQLiteJobStore {
 
     public func processRequests() throws -> [String: Set<ProcessRequest>] {
         try read { db in
-            let live = Set(try String.fetchAll(db, sql: "SELECT id FROM processes"))
+            let live = Set(try String.fetchAll(db, sql: "SELECT id FROM processes WHERE lost_at IS NULL"))
             var requests: [String: Set<ProcessRequest>] = [:]
             for name in try String.fetchAll(db, sql: "SELECT name FROM control") {
                 guard let (id, request) = ControlName.parseProcess(name), live.contains(id) else { continue }

@@ -89,26 +89,29 @@ extension SQLiteJobStore {
     public func processRegister(_ process: WorkerProcess) throws {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO processes (id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO processes (id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version, version, capacity, rss_bytes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
                     started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy,
-                    tasks_version = excluded.tasks_version
+                    tasks_version = excluded.tasks_version, version = excluded.version, capacity = excluded.capacity,
+                    rss_bytes = excluded.rss_bytes, lost_at = NULL, rescued_count = 0, rescued_jobs = '[]'
                 """, arguments: [process.id, process.host, process.pid,
                                  JSONValue.array(process.queues.map(JSONValue.string)).encoded(),
-                                 process.startedAt.epoch, process.heartbeatAt.epoch, process.busy, process.tasksVersion])
+                                 process.startedAt.epoch, process.heartbeatAt.epoch, process.busy, process.tasksVersion,
+                                 process.version, process.capacity, process.rssBytes])
         }
     }
 
-    public func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool {
+    public func leaseRenew(processID: String, beat: ProcessBeat, now: Date) throws -> Bool {
         try write { db in
             // Every beat changes the stored value (rescuers watch for changes, not for its age),
-            // even from a clock that stands still.
+            // even from a clock that stands still. A lost row is not renewed.
             let stmt = try db.cachedStatement(sql: """
-                UPDATE processes SET heartbeat_at = CASE WHEN heartbeat_at = ?1 THEN ?1 + 0.000001 ELSE ?1 END, busy = ?2
-                WHERE id = ?3
+                UPDATE processes SET heartbeat_at = CASE WHEN heartbeat_at = ?1 THEN ?1 + 0.000001 ELSE ?1 END, busy = ?2,
+                    capacity = COALESCE(?4, capacity), rss_bytes = COALESCE(?5, rss_bytes)
+                WHERE id = ?3 AND lost_at IS NULL
                 """)
-            try stmt.execute(arguments: [now.epoch, busy, processID])
+            try stmt.execute(arguments: [now.epoch, beat.busy, processID, beat.capacity, beat.rssBytes])
             return db.changesCount == 1
         }
     }
@@ -120,11 +123,13 @@ extension SQLiteJobStore {
         }
     }
 
-    public func processList() throws -> [WorkerProcess] {
+    public func processList(includingLost: Bool) throws -> [WorkerProcess] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version FROM processes ORDER BY started_at, id
-                """).map { row in
+                SELECT id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version, version, capacity, rss_bytes,
+                    lost_at, rescued_count, rescued_jobs
+                FROM processes WHERE ? OR lost_at IS NULL ORDER BY lost_at IS NOT NULL, started_at, id
+                """, arguments: [includingLost]).map { row in
                 let queuesText: String = row[3]
                 var queues: [String] = []
                 if case .array(let items)? = try? JSONValue.decode(queuesText) {
@@ -132,15 +137,27 @@ extension SQLiteJobStore {
                 }
                 return WorkerProcess(id: row[0], host: row[1], pid: row[2], queues: queues,
                                      startedAt: dateFrom(row[4] as Double), heartbeatAt: dateFrom(row[5] as Double),
-                                     busy: row[6], tasksVersion: row[7])
+                                     busy: row[6], tasksVersion: row[7], version: row[8], capacity: row[9], rssBytes: row[10],
+                                     lostAt: dateFrom(row[11] as Double?), rescuedCount: row[12],
+                                     rescuedJobs: WorkerProcess.rescuedIDs(row[13]))
             }
+        }
+    }
+
+    public func processPruneLost(before: Date, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
+        return try write { db in
+            try db.execute(sql: """
+                DELETE FROM processes WHERE id IN (SELECT id FROM processes WHERE lost_at < ? AND lost_at IS NOT NULL LIMIT ?)
+                """, arguments: [before.epoch, limit])
+            return db.changesCount
         }
     }
 
     public func leaseView() throws -> LeaseView {
         try read { db in
             var heartbeats: [String: Double] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, heartbeat_at FROM processes") {
+            for row in try Row.fetchAll(db, sql: "SELECT id, heartbeat_at FROM processes WHERE lost_at IS NULL") {
                 heartbeats[row[0]] = row[1]
             }
             let owners = try String.fetchAll(db, sql: """
@@ -150,21 +167,37 @@ extension SQLiteJobStore {
         }
     }
 
+    /// Inside a rescue: marks the owner's row lost (kept since when it was lost already) and
+    /// adds `rescued` to what it records. An owner without a row, or an already lost one from
+    /// which nothing more was rescued, is left as it is.
+    static func markLost(_ owner: String, rescued: [Int64], now: Date, db: Database) throws {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT lost_at, rescued_count, rescued_jobs FROM processes WHERE id = ?
+            """), arguments: [owner]) else { return }
+        let wasLost = (row[0] as Double?) != nil
+        if wasLost && rescued.isEmpty { return }
+        let after = WorkerProcess.rescuedAfter(rescued, previous: wasLost ? (row[1], row[2]) : nil)
+        try db.cachedStatement(sql: """
+            UPDATE processes SET lost_at = COALESCE(lost_at, ?), rescued_count = ?, rescued_jobs = ? WHERE id = ?
+            """).execute(arguments: [now.epoch, after.count, after.json, owner])
+        try removeProcessRequests(owner, db: db)
+    }
+
     public func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64] {
         if stale.isEmpty { return [] }
         return try write { db in
             let now = Date()
-            let beat = try db.cachedStatement(sql: "SELECT heartbeat_at FROM processes WHERE id = ?")
+            let beat = try db.cachedStatement(sql: "SELECT heartbeat_at FROM processes WHERE id = ? AND lost_at IS NULL")
             let select = try db.cachedStatement(sql: """
                 SELECT \(Self.jobColumns), lease_owner, started_at FROM jobs INDEXED BY jobs_running
                 WHERE state = 'running' AND COALESCE(lease_owner, '') = ? ORDER BY id
                 """)
-            let remove = try db.cachedStatement(sql: "DELETE FROM processes WHERE id = ?")
             var rescued: [Int64] = []
             let hot = HotStatements(db)
             for (owner, seen) in stale.sorted(by: { $0.key < $1.key }) {
                 // Under the write lock: the owner has not heart-beat since it was seen.
                 guard try Double.fetchOne(beat, arguments: [owner]) == seen else { continue }
+                var fromOwner: [Int64] = []
                 for row in try Row.fetchAll(select, arguments: [owner]) {
                     let job = Self.job(from: row)
                     let worker: String? = row[16]
@@ -172,10 +205,11 @@ extension SQLiteJobStore {
                     if try Self.finish(jobID: job.id, queue: job.queue, attempt: job.attempt, worker: worker, startedAt: dateFrom(startedAt),
                                        outcome: .aborted(error: "worker lost", retryAt: retryAt(job)),
                                        finishedAt: now, now: now, in: hot) {
-                        rescued.append(job.id)
+                        fromOwner.append(job.id)
                     }
                 }
-                try remove.execute(arguments: [owner])
+                rescued += fromOwner
+                try Self.markLost(owner, rescued: fromOwner, now: now, db: db)
             }
             try hot.flushRuns()
             return rescued

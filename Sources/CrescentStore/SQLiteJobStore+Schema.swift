@@ -29,6 +29,9 @@ extension SQLiteJobStore {
         m.registerMigration("job-counts") { db in
             try db.execute(sql: schemaJobCounts)
         }
+        m.registerMigration("process-vitals-lost") { db in
+            try db.execute(sql: schemaProcessVitals)
+        }
         return m
     }
 
@@ -47,6 +50,18 @@ extension SQLiteJobStore {
             }
         }
     }
+
+    /// What the processes page shows of each process (its Crescent version, job slots, resident
+    /// memory), and lost processes kept listed for an hour: `lost_at` when another process
+    /// rescued its jobs, how many and which (`rescued_jobs`, a JSON array of the first ids).
+    static let schemaProcessVitals = """
+        ALTER TABLE processes ADD COLUMN version TEXT NOT NULL DEFAULT '';
+        ALTER TABLE processes ADD COLUMN capacity INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE processes ADD COLUMN rss_bytes INTEGER;
+        ALTER TABLE processes ADD COLUMN lost_at REAL;
+        ALTER TABLE processes ADD COLUMN rescued_count INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE processes ADD COLUMN rescued_jobs TEXT NOT NULL DEFAULT '[]';
+        """
 
     /// Several schedules per task (`schedules`): occurrences are unique per (task, schedule,
     /// instant), `schedule` being the entry's id (`""` for a task's single `schedule`, so

@@ -123,10 +123,20 @@ struct StatusCommand: CrescentCommand {
             for p in procs {
                 var queues = ""
                 if case .array(let a)? = p["queues"] { queues = a.compactMap(\.stringValue).joined(separator: ",") }
-                let lost = p["lost"] == .bool(true)
-                    ? "  LOST: no heartbeat for " + DurationText.format((p["heartbeat_age_s"]?.doubleValue ?? 0).rounded()) : ""
+                var lost = ""
+                if let at = p["lost_at"]?.stringValue {
+                    var ids: [String] = []
+                    if case .array(let a)? = p["rescued_jobs"] { ids = a.compactMap(\.intValue).map(String.init) }
+                    let count = p["rescued_count"]?.intValue ?? 0
+                    lost = "  LOST at \(at): \(count) running job\(count == 1 ? "" : "s") rescued"
+                        + (ids.isEmpty ? "" : " (\(ids.joined(separator: ","))\(Int64(ids.count) < count ? ",…" : ""))")
+                } else if p["lost"] == .bool(true) {
+                    lost = "  LOST: no heartbeat for " + DurationText.format((p["heartbeat_age_s"]?.doubleValue ?? 0).rounded())
+                }
                 let asked = (p["stop_requested"] == .bool(true) ? "  STOPPING" : "") + (p["quiet"] == .bool(true) ? "  QUIET" : "")
-                Output.line("  \(p["id"]?.stringValue ?? "")  host \(p["host"]?.stringValue ?? "")  busy \(n(p["busy"]))  queues \(queues)  tasks \(p["tasks_version"]?.stringValue ?? "")  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost + asked)
+                let rss = p["rss_bytes"]?.intValue.map { "  rss \(ByteText.format($0))" } ?? ""
+                let version = p["version"]?.stringValue.flatMap { $0.isEmpty ? nil : "  crescent \($0)" } ?? ""
+                Output.line("  \(p["id"]?.stringValue ?? "")  host \(p["host"]?.stringValue ?? "")  busy \(n(p["busy"])) / \(n(p["capacity"]))  queues \(queues)  tasks \(p["tasks_version"]?.stringValue ?? "")" + version + rss + "  heartbeat \(p["heartbeat_at"]?.stringValue ?? "")" + lost + asked)
             }
             if case .array(let versions)? = doc["tasks_versions"], versions.count > 1 {
                 Output.line("  WARNING: processes run \(versions.count) different task versions (\(versions.compactMap(\.stringValue).joined(separator: ", ")))")

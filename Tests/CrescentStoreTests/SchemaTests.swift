@@ -49,7 +49,7 @@ struct SchemaTests {
         let db = try TempDatabase()
         let store = try db.openSQLite()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
-        #expect(Set(applied) == ["v1", "v2", "v3", "job-progress", "tasks-version", "schedule-ids", "job-counts"])
+        #expect(Set(applied) == ["v1", "v2", "v3", "job-progress", "tasks-version", "schedule-ids", "job-counts", "process-vitals-lost"])
         // Opening again applies nothing and keeps the data.
         let id = try store.jobInsert(job()).id
         #expect(try db.openSQLite().jobGet(id: id) != nil)
@@ -71,7 +71,7 @@ struct SchemaTests {
         try v1.close()
         let store = try db.openSQLite()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
-        #expect(Set(applied) == ["v1", "v2", "v3", "job-progress", "tasks-version", "schedule-ids", "job-counts"])
+        #expect(Set(applied) == ["v1", "v2", "v3", "job-progress", "tasks-version", "schedule-ids", "job-counts", "process-vitals-lost"])
         #expect(try store.jobGet(id: 2)?.state == .succeeded)
         // The running job of a process that is gone is found through the new index and rescued.
         let view = try store.leaseView()
@@ -108,7 +108,7 @@ struct SchemaTests {
         try v2.close()
         let store = try db.openSQLite()
         let applied = try store.pool.read { db in try SQLiteJobStore.migrator.appliedIdentifiers(db) }
-        #expect(Set(applied) == ["v1", "v2", "v3", "job-progress", "tasks-version", "schedule-ids", "job-counts"])
+        #expect(Set(applied) == ["v1", "v2", "v3", "job-progress", "tasks-version", "schedule-ids", "job-counts", "process-vitals-lost"])
         let counts = Dictionary(try store.jobCounts().map { ($0.state, $0.count) }, uniquingKeysWith: +)
         #expect(counts == [.scheduled: 2, .retrying: 1, .queued: 1, .succeeded: 1])
         #expect(try store.runCounts(since: Date().addingTimeInterval(-3600)) == [.succeeded: 1, .failed: 1])

@@ -43,7 +43,7 @@ extension MultiHostTests {
         Thread.sleep(forTimeInterval: 6)  // the situation under test: a partition longer than the lease
         mh.setLink(2, up: true)
         let healedAt = Date().timeIntervalSince1970
-        #expect(waitFor(timeout: 60, every: 0.2) { mh.int("SELECT count(*) FROM processes") == 3 }, "the host is back")
+        #expect(waitFor(timeout: 60, every: 0.2) { mh.int("SELECT count(*) FROM processes WHERE lost_at IS NULL") == 3 }, "the host is back")
         #expect(waitFor(timeout: 30, every: 0.2) { (Self.occurrences(mh, "tick").last ?? 0) >= Int(healedAt) + 2 })
         let duringPartition = Self.occurrences(mh, "tick", from: cutAt.rounded(.up), to: healedAt.rounded(.down)).count
         let expectedDuring = Int(healedAt.rounded(.down) - cutAt.rounded(.up))

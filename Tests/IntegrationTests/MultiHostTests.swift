@@ -105,8 +105,11 @@ import Testing
         #expect(rescuedAt != nil, "its jobs were rescued")
         #expect(seenLost, "status showed the dead process as lost")
         #expect(inFlight == 0 || shownBusy > 0, "status showed it busy with jobs")
-        #expect(!after.contains { $0["id"]?.stringValue == victimID }, "after the rescue its row is gone")
-        #expect(after.count == 2)
+        // After the rescue it stays listed for an hour, lost, with the jobs taken from it.
+        let victimRow = after.first { $0["id"]?.stringValue == victimID }
+        #expect(victimRow?["lost"] == .bool(true) && victimRow?["lost_at"]?.stringValue != nil, "after the rescue it is listed lost")
+        #expect(victimRow?["rescued_count"]?.intValue == Int64(l.workerLost), "with the count of the jobs rescued from it")
+        #expect(after.filter { $0["lost_at"] == .null }.count == 2, "two live processes")
         #expect(shownRuns.count == 2 && shownRuns.first?["worker"]?.stringValue == victimID && shownRuns.first?["error"]?.stringValue == "worker lost"
                     && shownRuns.last?["outcome"]?.stringValue == "succeeded" && shownRuns.last?["worker"]?.stringValue != victimID,
                 "`crescent job \(rescuedJob)` shows the lost run on the dead host, then its success elsewhere: \(runsShown)")
@@ -166,7 +169,7 @@ extension MultiHostTests {
             polls += 1
             if !seenLost, let procs = try mh.statusProcesses() {
                 let row = procs.first { $0["id"]?.stringValue == victimID }
-                // Lost: flagged as such, or already rescued (the rescue removes its row).
+                // Lost: flagged as such, before the rescue (no heartbeat) and after it (marked lost).
                 if row?["lost"] == .bool(true) { seenLost = true }
             }
             Thread.sleep(forTimeInterval: 0.1)
@@ -180,7 +183,7 @@ extension MultiHostTests {
         // Back: registered again, heart-beating, and taking jobs (no restart: same pid).
         let pidBefore = mh.hosts[victim].runner?.pid
         let back = waitFor(timeout: 90, every: 0.2) {
-            mh.int("SELECT count(*) FROM processes WHERE id = '\(victimID)'") == 1
+            mh.int("SELECT count(*) FROM processes WHERE id = '\(victimID)' AND lost_at IS NULL") == 1
         }
         let backAt = Date()
         mh.insertJobs("quick", 600)

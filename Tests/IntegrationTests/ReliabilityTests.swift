@@ -104,8 +104,12 @@ import Glibc
         let drained = waitFor(timeout: 120, every: 0.1) {
             p.sqlInt("SELECT count(*) FROM jobs WHERE task = 'work' AND state = 'succeeded'") == n
         }
-        // The dead runners' rows go once their lease has expired (with or without jobs).
-        let cleaned = waitFor(timeout: 30, every: 0.1) { p.sqlInt("SELECT count(*) FROM processes") == 1 }
+        // The dead runners' rows are marked lost once their lease has expired (with or without
+        // jobs), and stay listed for an hour with what was rescued from them.
+        let cleaned = waitFor(timeout: 30, every: 0.1) {
+            p.sqlInt("SELECT count(*) FROM processes WHERE lost_at IS NULL") == 1
+                && p.sqlInt("SELECT count(*) FROM processes WHERE lost_at IS NOT NULL") == kills
+        }
         let lastCode = last.interrupt()
         stderrs.append(last.err.text())
         #expect(lastCode == 0)
@@ -144,8 +148,11 @@ import Glibc
         #expect(inFlightAtKills <= kills * concurrency)
         #expect(otherOutcomes == 0)
         #expect(integrity == "ok")
-        #expect(cleaned, "dead processes' rows were removed")
-        #expect(p.sqlInt("SELECT count(*) FROM processes") == 0, "the last runner deregistered")
+        #expect(cleaned, "dead processes' rows were marked lost")
+        #expect(p.sqlInt("SELECT count(*) FROM processes WHERE lost_at IS NULL") == 0, "the last runner deregistered")
+        #expect(p.sqlInt("SELECT count(*) FROM processes") == kills, "the lost ones stay listed")
+        #expect(p.sqlInt("SELECT COALESCE(sum(rescued_count), 0) FROM processes") == lost,
+                "each rescued attempt is recorded on the row of the process it was taken from")
         for text in stderrs { #expect(!mentionsLockErrors(text)) }
     }
 
@@ -291,9 +298,12 @@ import Glibc
             p.sqlInt("SELECT count(*) FROM jobs WHERE id = \(id) AND state = 'succeeded'") == 1
         }
         #expect(rescued, "the other runner rescued and ran the job")
+        #expect(p.sql("SELECT rescued_count, rescued_jobs FROM processes WHERE lost_at IS NOT NULL") == ["1|[\(id)]"],
+                "the stalled runner is listed lost with the job taken from it")
         kill(a.pid, SIGCONT)
-        // The woken runner finds its lease gone and registers again.
-        #expect(waitFor(timeout: 30) { p.sqlInt("SELECT count(*) FROM processes") == 2 })
+        // The woken runner finds its lease gone and registers again, replacing its lost row.
+        #expect(waitFor(timeout: 30) { p.sqlInt("SELECT count(*) FROM processes WHERE lost_at IS NULL") == 2 })
+        #expect(p.sqlInt("SELECT count(*) FROM processes") == 2)
         // Let its attempt end (its 4 s timer is long past) before stopping it; either way
         // (a late completion or a release at shutdown) it is fenced out.
         Thread.sleep(forTimeInterval: 1)

@@ -32,7 +32,7 @@ extension PostgresJobStore {
 
     public func processRequest(id: String, _ request: ProcessRequest, now: Date) throws -> Bool {
         try write { conn in
-            guard try conn.query("SELECT 1 FROM \(s)processes WHERE id = $1", [id]).count > 0 else { return false }
+            guard try conn.query("SELECT 1 FROM \(s)processes WHERE id = $1 AND lost_at IS NULL", [id]).count > 0 else { return false }
             try conn.query("INSERT INTO \(s)control (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                            [ControlName.process(id, request), now.epoch])
             return true
@@ -41,7 +41,7 @@ extension PostgresJobStore {
 
     public func processRequests() throws -> [String: Set<ProcessRequest>] {
         try read { conn in
-            let live = try conn.query("SELECT id FROM \(s)processes")
+            let live = try conn.query("SELECT id FROM \(s)processes WHERE lost_at IS NULL")
             let ids = Set((0..<live.count).map { live.string($0, 0) })
             let r = try conn.query("SELECT name FROM \(s)control")
             var requests: [String: Set<ProcessRequest>] = [:]

@@ -125,26 +125,29 @@ extension PostgresJobStore {
     public func processRegister(_ process: WorkerProcess) throws {
         try write { conn in
             _ = try conn.query("""
-                INSERT INTO \(s)processes (id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                INSERT INTO \(s)processes (id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version, version, capacity,
+                    rss_bytes)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
                     started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy,
-                    tasks_version = excluded.tasks_version
+                    tasks_version = excluded.tasks_version, version = excluded.version, capacity = excluded.capacity,
+                    rss_bytes = excluded.rss_bytes, lost_at = NULL, rescued_count = 0, rescued_jobs = '[]'
                 """, [process.id, process.host, process.pid,
                       JSONValue.array(process.queues.map(JSONValue.string)).encoded(),
-                      process.startedAt.epoch, process.heartbeatAt.epoch, process.busy, process.tasksVersion])
+                      process.startedAt.epoch, process.heartbeatAt.epoch, process.busy, process.tasksVersion,
+                      process.version, process.capacity, process.rssBytes])
         }
     }
 
-    public func leaseRenew(processID: String, busy: Int, now: Date) throws -> Bool {
+    public func leaseRenew(processID: String, beat: ProcessBeat, now: Date) throws -> Bool {
         try write { conn in
             // Every beat changes the stored value (rescuers watch for changes, not for its age),
-            // even from a clock that stands still.
+            // even from a clock that stands still. A lost row is not renewed.
             try conn.query("""
                 UPDATE \(s)processes SET heartbeat_at = CASE WHEN heartbeat_at = $1 THEN $1 + 0.000001 ELSE $1 END,
-                    busy = $2
-                WHERE id = $3
-                """, [now.epoch, busy, processID]).affected == 1
+                    busy = $2, capacity = COALESCE($4, capacity), rss_bytes = COALESCE($5, rss_bytes)
+                WHERE id = $3 AND lost_at IS NULL
+                """, [now.epoch, beat.busy, processID, beat.capacity, beat.rssBytes]).affected == 1
         }
     }
 
@@ -156,12 +159,14 @@ extension PostgresJobStore {
         }
     }
 
-    public func processList() throws -> [WorkerProcess] {
+    public func processList(includingLost: Bool) throws -> [WorkerProcess] {
         try read { conn in
             let r = try conn.query("""
-                SELECT id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version FROM \(s)processes
-                ORDER BY started_at, id COLLATE "C"
-                """)
+                SELECT id, host, pid, queues, started_at, heartbeat_at, busy, tasks_version, version, capacity, rss_bytes,
+                    lost_at, rescued_count, rescued_jobs
+                FROM \(s)processes WHERE $1 OR lost_at IS NULL
+                ORDER BY lost_at IS NOT NULL, started_at, id COLLATE "C"
+                """, [includingLost])
             return (0..<r.count).map { i in
                 var queues: [String] = []
                 if case .array(let items)? = try? JSONValue.decode(r.string(i, 3)) {
@@ -169,9 +174,37 @@ extension PostgresJobStore {
                 }
                 return WorkerProcess(id: r.string(i, 0), host: r.string(i, 1), pid: Int32(clamping: r.int64(i, 2)),
                                      queues: queues, startedAt: dateFrom(r.double(i, 4)),
-                                     heartbeatAt: dateFrom(r.double(i, 5)), busy: r.int(i, 6), tasksVersion: r.string(i, 7))
+                                     heartbeatAt: dateFrom(r.double(i, 5)), busy: r.int(i, 6), tasksVersion: r.string(i, 7),
+                                     version: r.string(i, 8), capacity: r.int(i, 9), rssBytes: r.int64OrNil(i, 10),
+                                     lostAt: r.doubleOrNil(i, 11).map { dateFrom($0) }, rescuedCount: r.int(i, 12),
+                                     rescuedJobs: WorkerProcess.rescuedIDs(r.string(i, 13)))
             }
         }
+    }
+
+    public func processPruneLost(before: Date, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
+        return try write { conn in
+            try conn.query("""
+                DELETE FROM \(s)processes WHERE id IN (SELECT id FROM \(s)processes WHERE lost_at < $1 LIMIT $2)
+                """, [before.epoch, limit]).affected
+        }
+    }
+
+    /// Inside a rescue, the owner's row locked: marks it lost (kept since when it was lost
+    /// already) and adds `rescued` to what it records. An owner without a row, or an already
+    /// lost one from which nothing more was rescued, is left as it is.
+    func markLost(_ owner: String, row: (lostAt: Double?, count: Int, json: String)?, rescued: [Int64], now: Date,
+                  conn: PGConnection) throws {
+        guard let row else { return }
+        let wasLost = row.lostAt != nil
+        if wasLost && rescued.isEmpty { return }
+        let after = WorkerProcess.rescuedAfter(rescued, previous: wasLost ? (row.count, row.json) : nil)
+        try conn.query("""
+            UPDATE \(s)processes SET lost_at = COALESCE(lost_at, $1), rescued_count = $2, rescued_jobs = $3 WHERE id = $4
+            """, [now.epoch, after.count, after.json, owner])
+        let names = ControlName.processNames(owner)
+        try conn.query("DELETE FROM \(s)control WHERE name = $1 OR name = $2", [names[0], names[1]])
     }
 
     /// One statement, so one snapshot: the heartbeats (rows with one) and the owners of
@@ -179,7 +212,7 @@ extension PostgresJobStore {
     public func leaseView() throws -> LeaseView {
         try read { conn in
             let r = try conn.query("""
-                SELECT id, heartbeat_at FROM \(s)processes
+                SELECT id, heartbeat_at FROM \(s)processes WHERE lost_at IS NULL
                 UNION ALL
                 SELECT DISTINCT COALESCE(lease_owner, ''), NULL::double precision FROM \(s)jobs WHERE state = 'running'
                 """)
@@ -193,9 +226,9 @@ extension PostgresJobStore {
     }
 
     /// Rescues the running jobs of each owner in `stale` whose heartbeat value is still the
-    /// one given (nil: it still has no row). The owner's row is locked first (FOR UPDATE): a
-    /// heartbeat waits for this transaction and then finds its row gone; a second rescuer
-    /// waits, then sees the row gone and leaves the owner alone. The jobs are locked too, and
+    /// one given (nil: it still has no live row). The owner's row is locked first (FOR UPDATE):
+    /// a heartbeat waits for this transaction and then finds its row lost; a second rescuer
+    /// waits, then sees the row lost and leaves the owner alone. The jobs are locked too, and
     /// moved by one fenced UPDATE per owner; their run rows (outcome `aborted`, error `worker
     /// lost`) are written at the end, counted in `run_seconds` under the lost owner's name.
     public func jobRescue(stale: [String: Double?], retryAt: @Sendable (Job) -> Date?) throws -> [Int64] {
@@ -207,8 +240,13 @@ extension PostgresJobStore {
             var finals: [FinalKey: Int] = [:]
             var wake: String?
             for (owner, seen) in stale.sorted(by: { $0.key < $1.key }) {
-                let beat = try conn.query("SELECT heartbeat_at FROM \(s)processes WHERE id = $1 FOR UPDATE", [owner])
-                guard (beat.count == 0 ? nil : beat.doubleOrNil(0, 0)) == seen else { continue }
+                // A lost row counts as none (its owner was rescued already); it is locked all the same.
+                let beat = try conn.query("""
+                    SELECT heartbeat_at, lost_at, rescued_count, rescued_jobs FROM \(s)processes WHERE id = $1 FOR UPDATE
+                    """, [owner])
+                let row = beat.count == 0 ? nil : (lostAt: beat.doubleOrNil(0, 1), count: beat.int(0, 2), json: beat.string(0, 3))
+                guard (row == nil || row?.lostAt != nil ? nil : beat.doubleOrNil(0, 0)) == seen else { continue }
+                var fromOwner: [Int64] = []
                 let ownedBy = owner.isEmpty ? "lease_owner IS NULL" : "lease_owner = $1"
                 let running = try conn.query("""
                     SELECT \(Self.jobReadColumns), cancel_requested FROM \(s)jobs
@@ -238,7 +276,7 @@ extension PostgresJobStore {
                               PGArray(runAts), owner.isEmpty ? nil : owner])
                     let order = (0..<moved.count).sorted { moved.int64($0, 0) < moved.int64($1, 0) }
                     for i in order {
-                        rescued.append(moved.int64(i, 0))
+                        fromOwner.append(moved.int64(i, 0))
                         runs.append(RunRow(jobID: moved.int64(i, 0), attempt: moved.int(i, 1),
                                            startedAt: moved.doubleOrNil(i, 2) ?? now.epoch, finishedAt: now.epoch,
                                            outcome: .aborted, error: "worker lost", traceback: nil, worker: owner))
@@ -246,7 +284,8 @@ extension PostgresJobStore {
                         finals[FinalKey(queue: moved.string(i, 3), state: moved.string(i, 4)), default: 0] += 1
                     }
                 }
-                try conn.query("DELETE FROM \(s)processes WHERE id = $1", [owner])
+                rescued += fromOwner
+                try markLost(owner, row: row, rescued: fromOwner, now: now, conn: conn)
             }
             try insertRuns(runs, conn: conn)
             try addJobCounts(finals, conn: conn)

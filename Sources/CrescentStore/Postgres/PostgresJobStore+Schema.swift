@@ -6,7 +6,7 @@ extension PostgresJobStore {
     /// never edit one that has shipped. `%S` stands for the quoted schema name, `%N` for the
     /// bare one (inside string literals).
     static let migrations: [String] = [schemaV1, schemaJobProgress, schemaTasksVersion, schemaEnqueueFunction,
-                                       schemaScheduleIDs, schemaJobCounts]
+                                       schemaScheduleIDs, schemaJobCounts, schemaProcessVitals]
 
     /// Creates the schema if needed and applies the migrations it lacks, in one transaction
     /// holding an advisory lock on the schema's name: a second process starting at the same
@@ -60,6 +60,15 @@ extension PostgresJobStore {
             ADD COLUMN missed_count bigint, ADD COLUMN missed_run bigint, ADD COLUMN missed_policy text,
             ADD COLUMN missed_from double precision, ADD COLUMN missed_through double precision;
         ALTER TABLE %S.schedules DROP CONSTRAINT schedules_pkey, ADD PRIMARY KEY (task, schedule);
+        """
+
+    /// Each process's Crescent version, job slots and resident memory; lost processes kept
+    /// listed for an hour with what was rescued from them (as SQLite's `process-vitals-lost` step).
+    static let schemaProcessVitals = """
+        ALTER TABLE %S.processes ADD COLUMN version text NOT NULL DEFAULT '',
+            ADD COLUMN capacity bigint NOT NULL DEFAULT 0, ADD COLUMN rss_bytes bigint,
+            ADD COLUMN lost_at double precision, ADD COLUMN rescued_count bigint NOT NULL DEFAULT 0,
+            ADD COLUMN rescued_jobs text NOT NULL DEFAULT '[]';
         """
 
     /// Job progress (`job:progress`): the last one of a job, as `JobProgress.stored()` JSON text.
