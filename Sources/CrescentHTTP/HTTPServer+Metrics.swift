@@ -116,6 +116,7 @@ final class JobGauges: Sendable {
     /// `crescent_processes{state}`: `alive` and `lost` (heartbeat older than `lease`, or rescued by
     /// another process within the last hour), both always present.
     func updateProcesses(_ processes: [WorkerProcess], lease: Double, now: Date, registry: PrometheusCollectorRegistry) {
+        let processes = processes.filter { $0.isListed(at: now) }
         let lost = processes.filter { $0.lostAt != nil || now.timeIntervalSince($0.heartbeatAt) > lease }.count
         registry.makeGauge(descriptor: Self.processesDescriptor, labels: [("state", "alive")]).set(Double(processes.count - lost))
         registry.makeGauge(descriptor: Self.processesDescriptor, labels: [("state", "lost")]).set(Double(lost))

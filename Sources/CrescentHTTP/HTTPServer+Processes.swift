@@ -13,7 +13,7 @@ extension HTTPServer {
         let now = Date()
         let lease = config.lease
         let (processes, requests, owned) = try await readIO { () throws -> ([WorkerProcess], [String: Set<ProcessRequest>], [String: [Int64]]) in
-            let processes = try store.processList(includingLost: true)
+            let processes = try store.processList(includingLost: true).filter { $0.isListed(at: now) }
             // The jobs each live one runs now (a seek per process on the running jobs' index).
             let owned = try Dictionary(uniqueKeysWithValues: processes.filter { $0.lostAt == nil }.map {
                 ($0.id, try store.jobsOwned(worker: $0.id).keys.sorted())

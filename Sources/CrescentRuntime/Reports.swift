@@ -156,7 +156,7 @@ public enum Reports {
             queues[queue] = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, JSONValue.int(0)) })
         }
         let requests = try store.processRequests()
-        let listed = try store.processList(includingLost: true)
+        let listed = try store.processList(includingLost: true).filter { $0.isListed(at: now) }
         let registered = listed.filter { $0.lostAt == nil }
         let processes = listed.map { processJSON($0, requests: requests[$0.id] ?? [], now: now, lease: lease) }
         let fires = registry.current.sortedTasks.compactMap { def -> (String, Date)? in

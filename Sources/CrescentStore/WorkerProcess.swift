@@ -75,6 +75,12 @@ extension WorkerProcess {
         return ((previous?.count ?? 0) + rescued.count, json)
     }
 
+    /// Whether it is shown at `now`: alive, or lost less than `lostRetention` ago (a lost row
+    /// older than that waits for a runner's Pruner to delete it).
+    public func isListed(at now: Date) -> Bool {
+        lostAt.map { now.timeIntervalSince($0) < Self.lostRetention } ?? true
+    }
+
     /// The ids of a row's `rescued_jobs` text.
     static func rescuedIDs(_ json: String) -> [Int64] {
         guard case .array(let items)? = try? JSONValue.decode(json) else { return [] }

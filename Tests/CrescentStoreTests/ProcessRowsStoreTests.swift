@@ -109,6 +109,16 @@ struct ProcessRowsStoreTests {
         }
     }
 
+    @Test func aLostRowIsShownForAnHour() {
+        let now = Date()
+        var p = WorkerProcess(id: "p", host: "h", pid: 1, queues: [], startedAt: now, heartbeatAt: now)
+        #expect(p.isListed(at: now), "alive")
+        p.lostAt = now.addingTimeInterval(-WorkerProcess.lostRetention + 5)
+        #expect(p.isListed(at: now))
+        p.lostAt = now.addingTimeInterval(-WorkerProcess.lostRetention - 5)
+        #expect(!p.isListed(at: now), "past its hour, even before a Pruner deletes it")
+    }
+
     @Test func lostRowsArePrunedAfterTheirTimeLiveOnesNever() throws {
         try withStore { store in
             for id in ["a", "b", "c"] { try register(store, id) }

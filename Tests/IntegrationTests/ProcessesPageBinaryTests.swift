@@ -146,6 +146,8 @@ import Glibc
 
         // An hour later (its lost time moved back an hour) the Pruner takes the row.
         _ = project.sql("UPDATE processes SET lost_at = lost_at - 3700 WHERE id = '\(victimID)'")
+        let shown = try project.run(["status", "--json"]).json?["processes"]?.array.compactMap { $0["id"]?.stringValue }
+        #expect(shown?.contains(victimID) == false, "past its hour it is not shown, pruned yet or not")
         let gone = opsEventually(30) { () -> Bool? in
             project.sqlInt("SELECT count(*) FROM processes WHERE id = '\(victimID)'") == 0 ? true : nil
         }
