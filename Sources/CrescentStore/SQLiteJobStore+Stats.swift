@@ -179,4 +179,71 @@ extension SQLiteJobStore {
             return names.sorted()
         }
     }
+
+    // MARK: counts
+
+    /// Jobs still to run from the partial indexes that hold them (queued and waiting jobs
+    /// from their index entries alone, the few running ones through their rows); finished
+    /// jobs from `job_counts`.
+    public func jobCounts() throws -> [QueueStateCount] {
+        try read { db in
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT queue, 'queued', COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY queue
+                UNION ALL
+                SELECT queue, state, COUNT(*) FROM jobs INDEXED BY jobs_waiting
+                WHERE (state = 'scheduled' OR state = 'retrying') GROUP BY queue, state
+                UNION ALL
+                SELECT queue, 'running', COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' GROUP BY queue
+                """))
+            let pending: [QueueStateCount] = rows.compactMap { row in
+                guard let state = JobState(rawValue: row[1]) else { return nil }
+                return QueueStateCount(queue: row[0], state: state, count: row[2])
+            }
+            // In queue and state order, byte-wise (as SQLite's ORDER BY and PostgreSQL's "C").
+            return (pending + (try Self.finalCounts(db: db))).sorted {
+                $0.queue != $1.queue ? $0.queue.utf8.lexicographicallyPrecedes($1.queue.utf8)
+                    : $0.state.rawValue.utf8.lexicographicallyPrecedes($1.state.rawValue.utf8)
+            }
+        }
+    }
+
+    /// From `run_seconds`: whole seconds, from the one `since` falls in.
+    public func runCounts(since: Date) throws -> [RunOutcome: Int] {
+        try read { db in
+            let stmt = try db.cachedStatement(sql: "SELECT outcome, SUM(n) FROM run_seconds WHERE second >= ? GROUP BY outcome")
+            var counts: [RunOutcome: Int] = [:]
+            for row in try Row.fetchAll(stmt, arguments: [since.epoch.rounded(.down)]) {
+                if let o = (row[0] as String?).flatMap(RunOutcome.init(rawValue:)) { counts[o] = row[1] }
+            }
+            return counts
+        }
+    }
+
+    public func oldestDue(now: Date) throws -> Date? {
+        try oldestDuePerQueue(now: now).values.min()
+    }
+
+    /// The earliest `run_at` among `scheduled`/`retrying` jobs of these queues (it may
+    /// already be past: such a job is due now). Nil when there is none. Seeks only.
+    public func nextDue(queues: [String]) throws -> Date? {
+        if queues.isEmpty { return nil }
+        return try read { db in
+            var best: Double?
+            for q in queues {
+                if let v = try Self.firstWaiting(queue: q, db: db) { best = min(best ?? v, v) }
+            }
+            return dateFrom(best)
+        }
+    }
+
+    /// The earliest `run_at` of `queue`'s waiting jobs, by two seeks on `jobs_waiting`.
+    static func firstWaiting(queue: String, db: Database) throws -> Double? {
+        let stmt = try db.cachedStatement(sql: """
+            SELECT MIN(at) FROM (
+                SELECT MIN(run_at) AS at FROM jobs INDEXED BY jobs_waiting WHERE queue = ?1 AND \(waiting) AND state = 'scheduled'
+                UNION ALL
+                SELECT MIN(run_at) FROM jobs INDEXED BY jobs_waiting WHERE queue = ?1 AND \(waiting) AND state = 'retrying')
+            """)
+        return try Double.fetchOne(stmt, arguments: [queue])
+    }
 }
