@@ -6,7 +6,7 @@ enum DashboardTemplates {
     static let all: [String: String] = [
         "layout": layout, "overview": overview, "queues": queues, "tasks": tasks, "jobs": jobs,
         "job": job, "dead": dead, "processes": processes, "error": error,
-        "jobRows": jobRows, "actions": actions,
+        "jobRows": jobRows, "actions": actions, "bulkList": bulkList,
     ]
 
     static let layout = """
@@ -149,17 +149,9 @@ enum DashboardTemplates {
         {{#canCancel}}<form method="post" action="/jobs/{{id}}/cancel" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><button type="submit" class="danger">Cancel</button></form>{{/canCancel}}
         """
 
-    static let jobs = """
-        <h1>Jobs</h1>
-        <form method="get" action="/jobs" class="filters">
-        <label>State<select name="state"><option value="">any</option>{{#stateOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/stateOptions}}</select></label>
-        <label>Task<select name="task"><option value="">any</option>{{#taskOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/taskOptions}}</select></label>
-        <label>Queue<select name="queue"><option value="">any</option>{{#queueOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/queueOptions}}</select></label>
-        <label>Search<input type="search" name="q" value="{{search}}" placeholder="text in args or error"></label>
-        <button type="submit">Filter</button>
-        {{#filtered}}<a class="clear" href="/jobs">clear</a>{{/filtered}}
-        </form>
-        {{#hasJobs}}
+    /// A list of jobs with the bulk toolbar (ticked jobs; every job of the filtered state,
+    /// with a typed confirmation) and the pager: the jobs and dead pages.
+    static let bulkList = """
         <form id="bulk" method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}">
         <label><input type="checkbox" name="confirm" value="yes" required> apply to the ticked jobs</label>
         <button type="submit" name="action" value="retry">Retry</button><button type="submit" name="action" value="run-now">Run now</button><button type="submit" name="action" value="cancel">Cancel</button><button type="submit" name="action" value="delete" class="danger">Delete</button>
@@ -172,6 +164,20 @@ enum DashboardTemplates {
         <span class="muted">{{first}}–{{last}} of {{total}}</span>
         <span>{{#prev}}<a href="{{prev}}">← newer</a>{{/prev}}{{#next}} <a href="{{next}}">older →</a>{{/next}}</span>
         </div>
+        """
+
+    static let jobs = """
+        <h1>Jobs</h1>
+        <form method="get" action="/jobs" class="filters">
+        <label>State<select name="state"><option value="">any</option>{{#stateOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/stateOptions}}</select></label>
+        <label>Task<select name="task"><option value="">any</option>{{#taskOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/taskOptions}}</select></label>
+        <label>Queue<select name="queue"><option value="">any</option>{{#queueOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/queueOptions}}</select></label>
+        <label>Search<input type="search" name="q" value="{{search}}" placeholder="text in args or error"></label>
+        <button type="submit">Filter</button>
+        {{#filtered}}<a class="clear" href="/jobs">clear</a>{{/filtered}}
+        </form>
+        {{#hasJobs}}
+        {{> bulkList}}
         {{/hasJobs}}
         {{^hasJobs}}<p class="empty">No jobs match.</p>{{/hasJobs}}
         """
@@ -215,18 +221,7 @@ enum DashboardTemplates {
         <p class="muted">Jobs out of attempts, or discarded. Retrying one queues it now with its attempts reset.</p>
         {{#hasJobs}}
         <div class="toolbar"><form method="post" action="/dead/retry-all" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="primary">Retry all {{total}} dead jobs</button></form></div>
-        <form id="bulk" method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}">
-        <label><input type="checkbox" name="confirm" value="yes" required> apply to the ticked jobs</label>
-        <button type="submit" name="action" value="retry">Retry</button><button type="submit" name="action" value="run-now">Run now</button><button type="submit" name="action" value="cancel">Cancel</button><button type="submit" name="action" value="delete" class="danger">Delete</button>
-        </form>
-        {{#filterState}}<form method="post" action="/jobs/bulk" class="toolbar"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><input type="hidden" name="all" value="yes"><input type="hidden" name="state" value="{{filterState}}"><input type="hidden" name="action" value="delete">
-        <input name="confirm_state" placeholder="type {{filterState}} to confirm" required> <button type="submit" class="danger">Delete all {{total}} {{filterState}} jobs</button>
-        </form>{{/filterState}}
-        {{> jobRows}}
-        <div class="pager">
-        <span class="muted">{{first}}–{{last}} of {{total}}</span>
-        <span>{{#prev}}<a href="{{prev}}">← newer</a>{{/prev}}{{#next}} <a href="{{next}}">older →</a>{{/next}}</span>
-        </div>
+        {{> bulkList}}
         {{/hasJobs}}
         {{^hasJobs}}<p class="empty">No dead jobs.</p>{{/hasJobs}}
         """
