@@ -22,8 +22,10 @@ extension Pipeline {
             var best = 0
             for i in workerLoad.indices where workerLoad[i] < workerLoad[best] { best = i }
             workerLoad[best] += 1
+            dispatched += 1
             running[job.id] = InFlight(id: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, task: job.task, queue: job.queue,
-                                       retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: claimedAt)
+                                       retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: claimedAt,
+                                       ticket: dispatched)
             handed.append((job, definition, best))
         }
         handing -= jobs.count
@@ -70,7 +72,10 @@ extension Pipeline {
                         conflicts: [Int]) {
         cond.lock()
         for (result, item) in zip(batch, items) {
-            guard let item, running.removeValue(forKey: result.jobID) != nil else { continue }
+            guard let item, let current = running[result.jobID] else { continue }  // released at shutdown
+            // With two threads (Pipeline+Lanes) the job, queued again by this outcome (a
+            // conflict, a retry due now), may already be claimed and handed out again.
+            if current.ticket == item.ticket { running.removeValue(forKey: result.jobID) }
             workerLoad[item.worker] -= 1
         }
         finished += batch.count

@@ -40,6 +40,8 @@ public final class Pipeline: @unchecked Sendable {
         var queueIndex: Int
         /// The claim's time: the attempt's `started_at` in the store.
         var startedAt: Date
+        /// Which hand-out this is (a job can be claimed again, same attempt, after a conflict).
+        var ticket: Int
     }
 
     /// The labels of a finished attempt's metrics: a batch reports once per key.
@@ -101,6 +103,8 @@ public final class Pipeline: @unchecked Sendable {
     var claimingCycle = false             // guarded by cond
     /// Jobs claimed and committed, not yet registered in `running` by the handoff queue.
     var handing = 0                       // guarded by cond
+    /// Jobs handed to the workers so far (`InFlight.ticket`).
+    var dispatched = 0                    // guarded by cond
 
     /// Claims that failed lately (logged when it begins and ends: Pipeline+Outage.swift).
     var claimOutage = StoreOutage("claim")       // pipeline thread only
