@@ -9,11 +9,28 @@ import Glibc
 /// it by the step (an hour's step back stalled idle loops for that hour). Used by the loops
 /// that wait with a timeout: the pipeline, the Lua workers, the scheduler and the pruner.
 public final class MonotonicCondition: NSLocking, @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
+    /// The condition whose lock this one uses (kept alive with it), or nil: its own lock.
+    private let lockOwner: MonotonicCondition?
+
     public init() {
+        mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        lockOwner = nil
         pthread_mutex_init(mutex, nil)
+        Self.initCondition(cond)
+    }
+
+    /// A second condition on `other`'s lock: its waiters are woken only by its own signals,
+    /// while the state they wait for stays guarded by the one lock.
+    public init(sharingLockOf other: MonotonicCondition) {
+        mutex = other.mutex
+        lockOwner = other
+        Self.initCondition(cond)
+    }
+
+    private static func initCondition(_ cond: UnsafeMutablePointer<pthread_cond_t>) {
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
@@ -23,9 +40,11 @@ public final class MonotonicCondition: NSLocking, @unchecked Sendable {
 
     deinit {
         pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
         cond.deallocate()
-        mutex.deallocate()
+        if lockOwner == nil {
+            pthread_mutex_destroy(mutex)
+            mutex.deallocate()
+        }
     }
 
     public func lock() { pthread_mutex_lock(mutex) }

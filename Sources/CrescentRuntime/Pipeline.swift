@@ -21,6 +21,10 @@ import Logging
 ///
 /// The hot path takes no actor hops: an `NSCondition` wakes the cycle when outcomes arrive,
 /// when jobs are enqueued or pushed in this process, and on shutdown.
+///
+/// That one transaction suits a store with one writer (SQLite). A store whose connections
+/// write at the same time (PostgreSQL) gets two threads instead, one writing outcomes and
+/// one claiming, each on its own connection (Pipeline+Lanes.swift).
 public final class Pipeline: @unchecked Sendable {
     /// A job handed to a worker, remembered until its completion is written.
     /// Only what the completion needs (copying a whole `Job` and `TaskDefinition` per job
@@ -36,6 +40,8 @@ public final class Pipeline: @unchecked Sendable {
         var queueIndex: Int
         /// The claim's time: the attempt's `started_at` in the store.
         var startedAt: Date
+        /// Which hand-out this is (a job can be claimed again, same attempt, after a conflict).
+        var ticket: Int
     }
 
     /// The labels of a finished attempt's metrics: a batch reports once per key.
@@ -75,28 +81,30 @@ public final class Pipeline: @unchecked Sendable {
     /// `[workers] max_jobs`: never more jobs in flight than this across all queues (served in order).
     let maxJobs: Int?
     /// Tasks whose jobs were claimed while their file was missing; left alone until they return.
-    private var missingTasks: Set<String> = []    // guarded by cond
+    var missingTasks: Set<String> = []    // guarded by cond
 
     let cond = MonotonicCondition()
-    private var queues: [QueueSlot] = []          // guarded by cond
+    var queues: [QueueSlot] = []          // guarded by cond
     var running: [Int64: InFlight] = [:]          // guarded by cond
     /// Jobs a shutdown cancelled while their VM was running them: their outcome is written as `released`.
     var releasing: Set<Int64> = []                // guarded by cond
     /// A stuck VM is being handled (see Pipeline+Watchdog); the process is about to exit.
     var abandoning = false                        // guarded by cond
-    private var workerLoad: [Int]                 // guarded by cond
-    private var started = 0                       // guarded by cond
-    private var results: [ExecResult] = []        // guarded by cond
-    private var finished = 0                      // guarded by cond
+    var workerLoad: [Int]                 // guarded by cond
+    var started = 0                       // guarded by cond
+    var results: [ExecResult] = []        // guarded by cond
+    var finished = 0                      // guarded by cond
     /// No more claims (shutdown began); outcomes are still written.
     var stopping = false                  // guarded by cond
     /// Shutdown is over: write what has arrived and end the thread.
-    private var finishing = false                 // guarded by cond
-    private var wakeRequested = false             // guarded by cond
+    var finishing = false                 // guarded by cond
+    var wakeRequested = false             // guarded by cond
     /// A cycle that may claim is under way (its claims are not yet counted in `handing`).
-    private var claimingCycle = false             // guarded by cond
+    var claimingCycle = false             // guarded by cond
     /// Jobs claimed and committed, not yet registered in `running` by the handoff queue.
     var handing = 0                       // guarded by cond
+    /// Jobs handed to the workers so far (`InFlight.ticket`).
+    var dispatched = 0                    // guarded by cond
 
     /// Claims that failed lately (logged when it begins and ends: Pipeline+Outage.swift).
     var claimOutage = StoreOutage("claim")       // pipeline thread only
@@ -105,9 +113,17 @@ public final class Pipeline: @unchecked Sendable {
     var claimsUncertain = false                  // pipeline thread only
 
     /// After-commit work, in commit order (see the type's comment).
-    private let handoff = Handoff()
+    let handoff = Handoff()
 
-    private var thread: Thread?
+    /// Whether outcomes and claims are written by two threads (Pipeline+Lanes.swift).
+    let lanes: Bool
+    /// Signalled when outcomes arrive: `cond` itself, or with `lanes` the completion thread's
+    /// own condition (on `cond`'s lock), so that outcomes do not wake the claim thread.
+    let outcomesArrived: MonotonicCondition
+    /// With `lanes`: the completion thread committed since the claim thread planned its claims.
+    var slotsFreed = false                        // guarded by cond
+
+    private var threads = 0
     private let threadDone = DispatchSemaphore(value: 0)
 
     /// Whether new attempts may start (false while this process cannot renew its lease).
@@ -131,6 +147,8 @@ public final class Pipeline: @unchecked Sendable {
         self.logger = logger
         self.workerLoad = Array(repeating: 0, count: workers.count)
         self.queues = queues.map { QueueSlot(name: $0.name, concurrency: $0.concurrency) }
+        lanes = store.concurrentWriters
+        outcomesArrived = lanes ? MonotonicCondition(sharingLockOf: cond) : cond
     }
 
     public func start() {
@@ -139,10 +157,20 @@ public final class Pipeline: @unchecked Sendable {
         store.onWakeup { [weak self] in self?.wake() }
         handoff.start()
         startWatchdog()
-        let thread = Thread { [self] in cycleLoop(); threadDone.signal() }
-        thread.name = "crescent-pipeline"
-        self.thread = thread
-        thread.start()
+        let names = lanes ? ["crescent-claims", "crescent-outcomes"] : ["crescent-pipeline"]
+        threads = names.count
+        for name in names {
+            let thread = Thread { [self] in
+                switch name {
+                case "crescent-claims": claimLoop()
+                case "crescent-outcomes": completionLoop()
+                default: cycleLoop()
+                }
+                threadDone.signal()
+            }
+            thread.name = name
+            thread.start()
+        }
     }
 
     /// Wakes the cycle now (a job was enqueued or pushed).
@@ -244,283 +272,10 @@ public final class Pipeline: @unchecked Sendable {
 
         cond.lock()
         finishing = true
-        cond.signal()
+        cond.broadcast()
+        outcomesArrived.broadcast()
         cond.unlock()
-        threadDone.wait()
+        for _ in 0..<threads { threadDone.wait() }
         handoff.stop()  // after the last outcomes' logs, metrics and counts
-    }
-
-    // MARK: the cycle
-
-    /// Queues in fetch order: configured (or `--queues`) first, then queues named by tasks, then
-    /// queues that only jobs name (`enqueue --queue adhoc`, `queue.push(..., {queue = ...})`).
-    private func refreshQueues(due: [String]) {
-        guard !restricted else { return }
-        let named = Set(registry.current.tasks.values.map(\.queue))
-        for name in named.sorted() + due.sorted() where !queues.contains(where: { $0.name == name }) {
-            queues.append(QueueSlot(name: name, concurrency: defaultConcurrency))
-        }
-    }
-
-    private func cycleLoop() {
-        var lastRefresh = Date.distantPast
-        while true {
-            if claimsUncertain { reconcileClaims() }
-            // Read before claiming, so a commit by another process during the claims is seen.
-            let version = try? store.wakeToken()
-            let allowed = canClaim?() ?? true
-            cond.lock()
-            let claiming = !stopping && allowed
-            cond.unlock()
-            var due: [String] = []
-            if claiming && !restricted && Date().timeIntervalSince(lastRefresh) > 1 {
-                due = (try? store.dueQueues(now: Date())) ?? []
-            }
-
-            cond.lock()
-            if finishing && results.isEmpty { cond.unlock(); return }
-            if claiming && Date().timeIntervalSince(lastRefresh) > 1 {
-                refreshQueues(due: due)
-                lastRefresh = Date()
-            }
-            let batch = results
-            results.removeAll(keepingCapacity: true)
-            let items = batch.map { running[$0.jobID] }
-            let releasingNow = releasing.isEmpty ? nil : releasing
-            // The slots this cycle's outcomes free are claimed again in the same transaction.
-            var freed = [Int](repeating: 0, count: queues.count)
-            for item in items { if let item { freed[item.queueIndex] += 1 } }
-            // `--limit` budget: spent on what is actually claimed, so an empty queue earlier in
-            // the order does not hold it back from the queues after it.
-            var budget = maxRuns.map { $0 - started } ?? Int.max
-            // `max_jobs`: the process-wide cap; claims go in queue order, so the first queue with
-            // due jobs takes the free slots.
-            if let maxJobs { budget = min(budget, maxJobs - queues.reduce(0) { $0 + $1.inFlight } + freed.reduce(0, +)) }
-            var wants: [Want] = []
-            if claiming && budget > 0 {
-                for (i, q) in queues.enumerated() where q.concurrency > q.inFlight - freed[i] {
-                    wants.append(Want(index: i, name: q.name, limit: min(batchLimit, q.concurrency - q.inFlight + freed[i])))
-                }
-            }
-            if !missingTasks.isEmpty {
-                let loaded = registry.current.tasks
-                missingTasks = missingTasks.filter { loaded[$0] == nil }
-            }
-            let excluded = missingTasks.sorted()
-            claimingCycle = !wants.isEmpty
-            cond.unlock()
-
-            var completions: [JobCompletion] = []
-            completions.reserveCapacity(batch.count)
-            for (result, item) in zip(batch, items) {
-                guard let item else { continue }  // released at shutdown already
-                if let releasingNow, releasingNow.contains(item.id) {
-                    completions.append(JobCompletion(jobID: item.id, attempt: item.attempt, worker: processID, startedAt: item.startedAt,
-                                                     finishedAt: result.finishedAt, outcome: .released))
-                    continue
-                }
-                completions.append(completion(for: result, of: item))
-            }
-
-            let claimedAt = Date()
-            let claims = wants.map {
-                JobClaimParams(queue: $0.name, limit: $0.limit, worker: processID, now: claimedAt, excludeTasks: excluded)
-            }
-            var applied: [Bool] = []
-            var claimed: [[Job]] = []
-            var conflicts: [Int] = []
-            var failure: (any Error)?
-            if !completions.isEmpty || !claims.isEmpty {
-                do {
-                    (applied, claimed, conflicts) = try store.jobCompleteAndClaim(completions, claims: claims, claimBudget: budget)
-                } catch {
-                    failure = error
-                }
-            }
-            // The slots, now: the next cycle claims from these counts.
-            let claimedCount = claimed.reduce(0) { $0 + $1.count }
-            cond.lock()
-            for (i, n) in freed.enumerated() where n > 0 { queues[i].inFlight -= n }
-            for (want, jobs) in zip(wants, claimed) { queues[want.index].inFlight += jobs.count }
-            started += claimedCount
-            handing += claimedCount
-            claimingCycle = false
-            cond.unlock()
-            if let failure {
-                if !claims.isEmpty { claimsUncertain = true }
-                if completions.isEmpty {
-                    claimOutage.failed(failure, logger: logger, consequence: "trying again; jobs wait meanwhile",
-                                       metadata: ["queues": "\(wants.map(\.name))"])
-                } else {
-                    (applied, conflicts) = completeRetrying(completions, after: failure)
-                }
-            } else if !claims.isEmpty {
-                claimOutage.succeeded(logger: logger)
-            }
-
-            if !batch.isEmpty || claimedCount > 0 {
-                handoff.async { [self, completions, applied, conflicts, wants, claimed] in
-                    if !batch.isEmpty { finish(batch, items: items, completions: completions, applied: applied, conflicts: conflicts) }
-                    for (want, jobs) in zip(wants, claimed) where !jobs.isEmpty {
-                        dispatch(jobs, queueIndex: want.index, claimedAt: claimedAt)
-                    }
-                }
-            }
-            if batch.isEmpty && claimedCount == 0 { waitForWork(version: version) }
-        }
-    }
-
-    /// The cycle's transaction failed: its completions alone, retried until they commit (an
-    /// outcome is never dropped); claims wait for the next cycle.
-    private func completeRetrying(_ completions: [JobCompletion], after error: any Error) -> (applied: [Bool], conflicts: [Int]) {
-        var error = error
-        var delay = 0.05
-        var outage = StoreOutage("completion")
-        while true {
-            // Shutdown is over (its deadline passed): say what was not written and stop trying.
-            if cond.withLock({ finishing }) {
-                logger.error("could not write these outcomes before stopping; their jobs run again once the lease expires", metadata: [
-                    "error": "\(error)", "job.ids": "\(completions.map { String($0.jobID) }.joined(separator: ","))",
-                ])
-                return (Array(repeating: false, count: completions.count), [])
-            }
-            outage.failed(error, logger: logger, metadata: ["count": .stringConvertible(completions.count)])
-            Thread.sleep(forTimeInterval: delay)
-            delay = min(delay * 2, 2)
-            do {
-                let done = try store.jobCompleteAndClaim(completions, claims: [], claimBudget: 0)
-                outage.succeeded(logger: logger)
-                return (done.applied, done.conflicts)
-            } catch let next {
-                error = next
-            }
-        }
-    }
-
-    /// Idle wait: until outcomes arrive, a wake (a same-process enqueue or push), another
-    /// connection's commit (`PRAGMA data_version` moved: `crescent enqueue`, another runner),
-    /// or `pollInterval` at most (jobs that become due with time). Once stopping, only
-    /// outcomes and the end of the shutdown end it.
-    private func waitForWork(version: Int64?) {
-        let deadline = Monotonic.now() + pollInterval
-        cond.lock()
-        defer {
-            wakeRequested = false
-            cond.unlock()
-        }
-        while results.isEmpty && !finishing {
-            if stopping {
-                cond.wait()
-                continue
-            }
-            if wakeRequested { return }
-            let now = Monotonic.now()
-            guard now < deadline else { return }
-            guard let version else {
-                cond.wait(seconds: deadline - now)
-                continue
-            }
-            cond.wait(seconds: min(deadline - now, changePollInterval))
-            if wakeRequested || !results.isEmpty || stopping { continue }
-            cond.unlock()
-            let current = try? store.wakeToken()
-            cond.lock()
-            if current != version { return }
-        }
-    }
-
-    /// On the handoff queue: hands claimed jobs to the least loaded workers; jobs of a task
-    /// that is not loaded go back to the queue (and give their slots back).
-    private func dispatch(_ jobs: [Job], queueIndex: Int, claimedAt: Date) {
-        var handed: [(Job, TaskDefinition, Int)] = []
-        handed.reserveCapacity(jobs.count)
-        var orphans: [Job] = []
-        let tasks = registry.current.tasks
-        cond.lock()
-        for job in jobs {
-            guard let definition = tasks[job.task] else {
-                orphans.append(job)
-                continue
-            }
-            var best = 0
-            for i in workerLoad.indices where workerLoad[i] < workerLoad[best] { best = i }
-            workerLoad[best] += 1
-            running[job.id] = InFlight(id: job.id, attempt: job.attempt, maxAttempts: job.maxAttempts, task: job.task, queue: job.queue,
-                                       retry: definition.retry, worker: best, queueIndex: queueIndex, startedAt: claimedAt)
-            handed.append((job, definition, best))
-        }
-        handing -= jobs.count
-        queues[queueIndex].inFlight -= orphans.count
-        started -= orphans.count
-        var newlyMissing: [Job] = []
-        for job in orphans where missingTasks.insert(job.task).inserted { newlyMissing.append(job) }
-        cond.unlock()
-
-        let debug = logger.logLevel <= .debug
-        var requests = [[ExecRequest]](repeating: [], count: workers.count)
-        for (job, definition, worker) in handed {
-            if debug {
-                logger.debug("job started", metadata: [
-                    "job.id": .stringConvertible(job.id), "task": "\(job.task)", "queue": "\(job.queue)",
-                    "attempt": .stringConvertible(job.attempt),
-                ])
-            }
-            requests[worker].append(ExecRequest(job: job, ttl: definition.ttl))
-        }
-        // One post per worker: a wake per job cost a futex call whenever the worker had
-        // already caught up with the previous one.
-        for (worker, batch) in requests.enumerated() {
-            workers[worker].submit(batch) { [self] result in
-                cond.lock()
-                results.append(result)
-                cond.signal()
-                cond.unlock()
-            }
-        }
-        for job in newlyMissing {
-            logger.warning("jobs wait for a missing task", metadata: ["task": "\(job.task)", "queue": "\(job.queue)"])
-        }
-        if !orphans.isEmpty {
-            do { try store.jobUnclaim(ids: orphans.map(\.id), worker: processID) } catch {
-                logger.error("could not hand back jobs of a missing task; their lease will expire", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    /// On the handoff queue, after a cycle's commit: forgets the jobs whose outcomes it wrote
-    /// (their slots are counted by the cycle), then logs and reports them.
-    private func finish(_ batch: [ExecResult], items: [InFlight?], completions: [JobCompletion], applied: [Bool],
-                        conflicts: [Int]) {
-        cond.lock()
-        for (result, item) in zip(batch, items) {
-            guard let item, running.removeValue(forKey: result.jobID) != nil else { continue }
-            workerLoad[item.worker] -= 1
-        }
-        finished += batch.count
-        let total = finished
-        let busy = running.count
-        cond.unlock()
-
-        // `completions` holds one entry per non-nil item, in the same order.
-        let debug = logger.logLevel <= .debug
-        var index = 0
-        var durations: [MetricKey: [Double]] = [:]
-        let conflicted = Set(conflicts)
-        for item in items {
-            guard let item else { continue }
-            var completion = completions[index]
-            if conflicted.contains(index) { completion.outcome = .conflict }
-            let wasApplied = index < applied.count && applied[index]
-            index += 1
-            if debug || !wasApplied || !completion.outcome.isSuccess { log(completion, applied: wasApplied, item: item) }
-            guard wasApplied else { continue }
-            let key = MetricKey(task: item.task, queue: item.queue, outcome: completion.outcome.runOutcome)
-            durations[key, default: []].append(completion.finishedAt.timeIntervalSince(item.startedAt))
-        }
-        for (key, seconds) in durations {
-            CrescentMetrics.jobsFinished(task: key.task, queue: key.queue, outcome: key.outcome.rawValue, seconds: seconds)
-        }
-        CrescentMetrics.busyWorkers(busy)
-        onFinished?(total)
     }
 }

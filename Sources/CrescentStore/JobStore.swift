@@ -178,6 +178,10 @@ public protocol JobStore: Sendable {
     /// Which store and database this is, without secrets: `sqlite /path/crescent.db`,
     /// `postgres postgres://crescent:***@db:5432/app?schema=crescent` (status, dashboard, stats).
     var storeDescription: String { get }
+    /// Whether transactions on separate connections write at the same time (PostgreSQL): the
+    /// pipeline then writes outcomes and claims on two connections at once. False for one
+    /// writer at a time (SQLite): one transaction per cycle does both.
+    var concurrentWriters: Bool { get }
     /// Answers when the database can be queried; throws otherwise (`/healthz`).
     func ping() throws
 

@@ -29,6 +29,9 @@ public final class SQLiteJobStore: JobStore, Sendable {
 
     public let path: String
     public var storeDescription: String { "sqlite \(path)" }
+
+    /// One writer at a time: the pipeline's cycle writes outcomes and claims in one transaction.
+    public var concurrentWriters: Bool { false }
     public let durability: Durability
     let pool: DatabasePool
     let checkpointer: Checkpointer

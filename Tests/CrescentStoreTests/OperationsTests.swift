@@ -231,6 +231,26 @@ struct OperationsTests {
         }
     }
 
+    /// A deleted job's runs go with it (PostgreSQL: the `jobs_delete_runs` trigger); the runs
+    /// of the jobs left stay, and a removal on success (retention 0) takes its run too.
+    @Test func deleteRemovesTheJobsRunsOnly() throws {
+        try withStore { store in
+            _ = try store.jobInsertMany((0..<3).map { _ in job() })
+            let js = try store.claimAll()
+            #expect(js.count == 3)
+            for j in js.prefix(2) { try store.complete(j, .failed(error: "x", traceback: nil, retryAt: nil)) }
+            #expect(try store.jobDelete(ids: [js[0].id]) == [js[0].id])
+            #expect(try store.jobRuns(id: js[0].id).isEmpty)
+            #expect(try store.jobRuns(id: js[1].id).count == 1)
+            var c = JobCompletion(jobID: js[2].id, attempt: js[2].attempt, worker: "w1", finishedAt: Date(),
+                                  outcome: .succeeded(result: "1"))
+            c.removeOnSuccess = true
+            #expect(try store.jobCompleteMany([c]) == [true])
+            #expect(try store.jobGet(id: js[2].id) == nil)
+            #expect(try store.jobRuns(id: js[2].id).isEmpty)
+        }
+    }
+
     /// The Producer's list of queues with work: due jobs only, every queue, no duplicates.
     @Test func dueQueuesNameEveryQueueWithADueJob() throws {
         try withStore { store in

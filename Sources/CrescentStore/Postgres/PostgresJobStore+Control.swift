@@ -71,7 +71,7 @@ extension PostgresJobStore {
     public func jobDelete(ids: [Int64]) throws -> [Int64] {
         if ids.isEmpty { return [] }
         return try write { conn in
-            // Runs go with their job (ON DELETE CASCADE).
+            // Runs go with their job (the `jobs_delete_runs` trigger).
             let r = try conn.query("""
                 WITH gone AS (
                     DELETE FROM \(s)jobs WHERE id = ANY($1::bigint[]) AND state <> 'running' RETURNING id, queue AS cq, state AS cs),

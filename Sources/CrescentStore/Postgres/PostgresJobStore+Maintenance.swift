@@ -329,7 +329,7 @@ extension PostgresJobStore {
     /// of it, read in its order (which also keeps a prepared statement's generic plan, which
     /// knows neither the limit nor the cutoff, on the index). Rows are locked with SKIP LOCKED (pruners on two hosts pass each other) and
     /// deleted by their row address; the outer conditions are checked again on a row changed
-    /// meanwhile (a retry by hand). Runs go with their job (ON DELETE CASCADE). Pruning
+    /// meanwhile (a retry by hand). Runs go with their job (the `jobs_delete_runs` trigger). Pruning
     /// succeeded jobs also drops `run_seconds` rows older than SQLite's `runTallyKeep`.
     public func jobPrune(state: JobState, before: Date, limit: Int, tasks: [String]?, excluding: [String]) throws -> Int {
         guard limit > 0, state.isFinal else { return 0 }

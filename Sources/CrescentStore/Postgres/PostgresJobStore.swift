@@ -45,6 +45,10 @@ public final class PostgresJobStore: JobStore, @unchecked Sendable {
 
     public var storeDescription: String { "postgres \(url.display)" }
 
+    /// Each pooled connection writes on its own backend: the pipeline writes outcomes and
+    /// claims on two at once.
+    public var concurrentWriters: Bool { true }
+
     /// Counts the wake-ups received; the first call starts listening (before it returns), so
     /// one-shot commands that never wait for work never open the listening connection.
     public func wakeToken() throws -> Int64 {
