@@ -140,7 +140,6 @@ public final class Heartbeat: @unchecked Sendable {
                 checkFile()
                 beat()
                 rescue()
-                expireWaiting()
             }
         }
     }
@@ -241,16 +240,6 @@ public final class Heartbeat: @unchecked Sendable {
                     "processes": "\(stale.keys.sorted().joined(separator: ","))",
                 ])
             }
-        } catch {
-            rescueOutage.failed(error, logger: logger)
-        }
-    }
-
-    /// Jobs past `expires` that wait behind a full queue expire now, not when claimed.
-    private func expireWaiting() {
-        do {
-            let n = try store.jobExpireWaiting(now: Date())
-            if n > 0 { logger.info("expired jobs that had not started", metadata: ["count": "\(n)"]) }
         } catch {
             rescueOutage.failed(error, logger: logger)
         }

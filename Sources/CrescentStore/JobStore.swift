@@ -226,9 +226,6 @@ public protocol JobStore: Sendable {
     func jobDelete(ids: [Int64]) throws -> [Int64]
     /// scheduled / retrying → due now (`run_at` = `now`), attempts kept. Returns ids that moved.
     func jobRunNow(ids: [Int64], now: Date) throws -> [Int64]
-    /// Jobs of any queue that have not started and are past `expires_at` become `expired` (a
-    /// claim does it for its own queue; this reaches jobs waiting behind a full queue). Returns how many.
-    func jobExpireWaiting(now: Date) throws -> Int
     /// scheduled / queued / retrying → cancelled; running → cancel requested (the
     /// owning process aborts it). Returns ids that were cancelled or flagged.
     func jobCancel(ids: [Int64]) throws -> [Int64]
@@ -330,7 +327,8 @@ public protocol JobStore: Sendable {
     /// only jobs of `tasks` when it is given, never jobs of `excluding` (per-task retention).
     func jobPrune(state: JobState, before: Date, limit: Int, tasks: [String]?, excluding: [String]) throws -> Int
     /// Jobs waiting (`scheduled`, `queued`, `retrying`) past their `expires_at` become
-    /// `expired`, up to `limit` of them; returns how many did.
+    /// `expired`, up to `limit` of them; returns how many did. A claim does it for its own
+    /// queue; the Pruner's pass each second reaches jobs waiting behind a full or paused queue.
     func jobExpire(now: Date, limit: Int) throws -> Int
 }
 

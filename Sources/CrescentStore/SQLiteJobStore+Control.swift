@@ -101,14 +101,4 @@ extension SQLiteJobStore {
             return moved
         }
     }
-
-    public func jobExpireWaiting(now: Date) throws -> Int {
-        try write { db in
-            try Self.countFinal(db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'expired', finished_at = ?1, error = 'expired before it started'
-                WHERE expires_at <= ?1 AND expires_at IS NOT NULL
-                  AND (state = 'scheduled' OR state = 'queued' OR state = 'retrying') RETURNING queue
-                """), arguments: [now.epoch], state: JobState.expired.rawValue, sign: 1, db: db)
-        }
-    }
 }

@@ -70,7 +70,7 @@ import Testing
                                          job(queue: "b", runAt: now.addingTimeInterval(600), expiresAt: now.addingTimeInterval(-1))])
             _ = try store.claimAll("a", limit: 1)
             _ = try store.jobExpire(now: now, limit: 1)
-            _ = try store.jobExpireWaiting(now: now)
+            _ = try store.jobExpire(now: now, limit: 1000)
             try expectExact(store, "after expiry")
 
             // Rescue of a lost owner's jobs, then pruning of everything finished.

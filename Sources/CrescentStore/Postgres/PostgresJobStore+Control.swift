@@ -95,20 +95,4 @@ extension PostgresJobStore {
             return ids.filter { moved.contains($0) }
         }
     }
-
-    public func jobExpireWaiting(now: Date) throws -> Int {
-        try write { conn in
-            try conn.query("""
-                WITH exp AS (
-                    UPDATE \(s)jobs SET state = 'expired', finished_at = $1::float8, error = 'expired before it started'
-                    WHERE id IN (
-                        SELECT id FROM \(s)jobs
-                        WHERE expires_at <= $1::float8 AND expires_at IS NOT NULL AND state IN ('scheduled', 'queued', 'retrying')
-                        FOR UPDATE SKIP LOCKED)
-                    RETURNING queue AS cq, state AS cs),
-                \(countedCTE("exp", sign: 1))
-                SELECT COUNT(*) FROM exp
-                """, [now.epoch]).int(0, 0)
-        }
-    }
 }
