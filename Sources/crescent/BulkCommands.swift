@@ -18,7 +18,7 @@ struct DeleteCommand: CrescentCommand {
         if state == nil && (task != nil || queue != nil) { throw CrescentError.usage("--task and --queue go with --state") }
         let filterState = try state.map { s throws(CrescentError) in try OperatorActions.filterState(s, for: "delete") }
         let store = try options.load().openStore()
-        do {
+        try storeAction("delete") {
             if let filterState {
                 let matching = try OperatorActions.matchingIDs(JobListParams(state: filterState, task: task, queue: queue), store: store)
                 let deleted = try OperatorActions.apply("delete", ids: matching, store: store)
@@ -28,10 +28,6 @@ struct DeleteCommand: CrescentCommand {
             try reportEach(ids, done: Set(try store.jobDelete(ids: ids)), store: store, verb: "deleted") { job in
                 "job \(job.id) is running and cannot be deleted; cancel it first"
             }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw CrescentError.failed("delete failed: \(error)")
         }
     }
 }
@@ -45,19 +41,27 @@ struct RunNowCommand: CrescentCommand {
     func execute() throws {
         guard !ids.isEmpty else { throw CrescentError.usage("give at least one job id") }
         let store = try options.load().openStore()
-        do {
+        try storeAction("run-now") {
             try reportEach(ids, done: Set(try store.jobRunNow(ids: ids, now: Date())), store: store, verb: "due now") { job in
                 "job \(job.id) is \(job.state.rawValue); only scheduled or retrying jobs can be run now"
             }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw CrescentError.failed("run-now failed: \(error)")
         }
     }
 }
 
 /// One line per id: `ID VERB`, or on stderr why not (then exit 1).
+/// Runs a command's store work: a store error becomes "NAME failed: …" (exit 1); an exit
+/// status the work chose (`ExitCode`) passes as it is.
+func storeAction(_ name: String, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        throw CrescentError.failed("\(name) failed: \(error)")
+    }
+}
+
 func reportEach(_ ids: [Int64], done: Set<Int64>, store: JobStore, verb: String, refused: (Job) -> String) throws {
     var failed = false
     for id in ids {

@@ -20,7 +20,7 @@ struct RetryCommand: CrescentCommand {
         if state == nil && (task != nil || queue != nil) { throw CrescentError.usage("--task and --queue go with --state") }
         let filterState = try state.map { s throws(CrescentError) in try OperatorActions.filterState(s, for: "retry") }
         let store = try options.load().openStore()
-        do {
+        try storeAction("retry") {
             if let filterState {
                 let matching = try OperatorActions.matchingIDs(JobListParams(state: filterState, task: task, queue: queue), store: store)
                 let moved = try OperatorActions.apply("retry", ids: matching, store: store)
@@ -34,10 +34,6 @@ struct RetryCommand: CrescentCommand {
             try reportEach(ids, done: Set(try store.jobRetry(ids: ids)), store: store, verb: "queued") { job in
                 "job \(job.id) is \(job.state.rawValue); only dead, cancelled or expired jobs can be retried"
             }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw CrescentError.failed("retry failed: \(error)")
         }
     }
 }
@@ -51,7 +47,7 @@ struct CancelCommand: CrescentCommand {
     func execute() throws {
         guard !ids.isEmpty else { throw CrescentError.usage("give at least one job id") }
         let store = try options.load().openStore()
-        do {
+        try storeAction("cancel") {
             let done = Set(try store.jobCancel(ids: ids))
             var failed = false
             for id in ids {
@@ -64,10 +60,6 @@ struct CancelCommand: CrescentCommand {
                 }
             }
             if failed { throw ExitCode(1) }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw CrescentError.failed("cancel failed: \(error)")
         }
     }
 }
