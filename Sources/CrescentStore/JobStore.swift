@@ -167,6 +167,13 @@ public struct ScheduleState: Sendable, Equatable {
     }
 }
 
+extension Array where Element == QueueStateCount {
+    /// The jobs counted, only those of `state` and of `queue` when given.
+    public func total(state: JobState? = nil, queue: String? = nil) -> Int {
+        reduce(0) { (state == nil || $1.state == state) && (queue == nil || $1.queue == queue) ? $0 + $1.count : $0 }
+    }
+}
+
 public struct QueueStateCount: Sendable, Equatable {
     public var queue: String
     public var state: JobState

@@ -336,19 +336,28 @@ extension SQLiteJobStore {
     /// The partial index holding `state`'s jobs when reading all of them and sorting costs
     /// less than walking the table from the newest id until the page is full: when the state
     /// has few jobs among many (old dead jobs behind 1M succeeded ones: 87 ms by id), that is
-    /// count² < page end × table size. Nil leaves the choice to SQLite (by id).
+    /// count < √(page end × id span). Counted through the index up to that bound, so the check
+    /// itself stays small. Nil leaves the choice to SQLite (by id).
     private func stateIndex(for params: JobListParams, state: JobState) throws -> (name: String, condition: String)? {
-        let counts = try jobCounts()
-        let total = counts.reduce(0) { $0 + $1.count }
-        let matching = counts.filter { $0.state == state && (params.queue == nil || $0.queue == params.queue) }
-            .reduce(0) { $0 + $1.count }
-        let pageEnd = max(params.limit, 0) + max(params.offset, 0)
-        guard Double(matching) * Double(matching) < Double(pageEnd) * Double(total) else { return nil }
+        let index: (name: String, condition: String)
         switch state {
-        case .queued: return ("jobs_claim", "state = 'queued'")
-        case .scheduled, .retrying: return ("jobs_waiting", Self.waiting)
-        case .running: return ("jobs_running", "state = 'running'")
-        case .succeeded, .dead, .cancelled, .expired: return ("jobs_finished", "finished_at IS NOT NULL")
+        case .queued: index = ("jobs_claim", "state = 'queued'")
+        case .scheduled, .retrying: index = ("jobs_waiting", Self.waiting)
+        case .running: index = ("jobs_running", "state = 'running'")
+        case .succeeded, .dead, .cancelled, .expired: index = ("jobs_finished", "finished_at IS NOT NULL")
+        }
+        let pageEnd = Double(max(params.limit, 0) + max(params.offset, 0))
+        return try read { db in
+            let span = try Double.fetchOne(db, sql: "SELECT (SELECT MAX(id) FROM jobs) - (SELECT MIN(id) FROM jobs) + 1") ?? 0
+            let bound = Int((pageEnd * span).squareRoot()) + 1
+            var clauses = [index.condition, "state = ?"]
+            var args: StatementArguments = [state.rawValue]
+            if let q = params.queue { clauses.append("queue = ?"); args += [q] }
+            args += [bound]
+            let few = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY \(index.name) WHERE \(clauses.joined(separator: " AND ")) LIMIT ?)
+                """, arguments: args) ?? 0
+            return few < bound ? index : nil
         }
     }
 

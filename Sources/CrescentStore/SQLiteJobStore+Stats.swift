@@ -77,9 +77,7 @@ extension SQLiteJobStore {
         if params.search != nil { return try countRows(params) }
         guard let state = params.state, !(state.isFinal && params.task == nil) else {
             guard params.task == nil else { return try countRows(params) }
-            return try jobCounts().reduce(0) {
-                (params.queue == nil || $1.queue == params.queue) && (params.state == nil || $1.state == params.state) ? $0 + $1.count : $0
-            }
+            return try jobCounts().total(state: params.state, queue: params.queue)
         }
         var clauses: [String]
         let index: String
