@@ -76,13 +76,11 @@ extension PostgresJobStore {
             return Set((0..<r.count).map { "\(r.string($0, 0))\u{0}\(r.string($0, 1))\u{0}\(r.int($0, 2))" })
         }
         let kept = try snapshot(finalCountsSQL)
-        let counted = try snapshot("""
-            SELECT queue, state, COUNT(*) FROM \(s)jobs WHERE finished_at IS NOT NULL GROUP BY queue, state
-            """)
         try conn.query("DELETE FROM \(s)job_counts")
-        try conn.query("""
+        let counted = try snapshot("""
             INSERT INTO \(s)job_counts (queue, state, n)
             SELECT queue, state, COUNT(*) FROM \(s)jobs WHERE finished_at IS NOT NULL GROUP BY queue, state
+            RETURNING queue, state, n
             """)
         return kept != counted
     }
